@@ -1,0 +1,73 @@
+# configguard: every set-up step lives here; nothing is installed by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAMBDA_SITE := .lambda-site
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+SAM_CLI_VERSION := 1.170.0
+PIP_QUIET := --quiet --disable-pip-version-check
+# boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
+RUNTIME_BOTO3 := boto3==1.44.5
+
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo build validate clean
+
+help:
+	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
+	@echo "make test   - lint, type-check and run the test suite"
+	@echo "make build  - sam build (needs a python3.13 interpreter)"
+	@echo "make validate - sam validate --lint"
+
+$(BIN)/.installed: pyproject.toml requirements-dev.txt shared/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "configguard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_QUIET) --upgrade pip
+	$(BIN)/pip install $(PIP_QUIET) -e ".[dev]"
+	@touch $@
+
+venv: $(BIN)/.installed
+
+# A Lambda-shaped site-packages: the layer's requirements plus the runtime's boto3,
+# used by the contract test to import each handler the way Lambda does.
+$(LAMBDA_SITE)/.installed: shared/requirements.txt $(BIN)/.installed
+	rm -rf $(LAMBDA_SITE)
+	$(BIN)/pip install $(PIP_QUIET) --target $(LAMBDA_SITE) -r shared/requirements.txt $(RUNTIME_BOTO3)
+	@touch $@
+
+lambda-site: $(LAMBDA_SITE)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/configguard cli/configguard_cli rules remediations
+	$(BIN)/cfn-lint template.yaml
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+pytest: venv lambda-site
+	$(BIN)/pytest -n 2 -q
+
+test: lint pytest
+
+demo: venv
+	$(BIN)/configguard demo
+
+$(SAM): 
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) aws-sam-cli==$(SAM_CLI_VERSION)
+
+validate: $(SAM)
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint
+
+build: $(SAM)
+	@PY313=$$(scripts/find-python313.sh) || exit 1; \
+	PATH="$$(dirname $$PY313):$$PATH" $(SAM) build --cached=false
+	scripts/prune-layer.sh .aws-sam/build/ConfigGuardLayer
+
+clean:
+	rm -rf $(VENV) $(LAMBDA_SITE) $(TOOLS) .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,181 @@
+"""The registry: one entry per rule and per remediation, with its contract.
+
+The template, the docs catalogue and the contract tests are all checked
+against these entries. Handlers look up their own entry by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from configguard.parameters import LambdaReservedConcurrencyParameters, RuleParameters
+
+
+class Trigger(StrEnum):
+    CHANGE = "change"
+    PERIODIC = "periodic"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    description: str
+    resource_types: tuple[str, ...]
+    trigger: Trigger
+    parameters: type[RuleParameters]
+    permissions: tuple[str, ...]
+    security_hub_control: str | None = None
+    remediation: str | None = None
+    maximum_execution_frequency: str | None = None
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+@dataclass(frozen=True)
+class RemediationSpec:
+    name: str
+    description: str
+    rules: tuple[str, ...]
+    resource_types: tuple[str, ...]
+    permissions: tuple[str, ...]
+    default_mode: str = "apply"
+    settings: tuple[str, ...] = field(default=())
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+# Every rule function needs these besides its own reads.
+RULE_BASELINE_PERMISSIONS: tuple[str, ...] = (
+    "config:PutEvaluations",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sqs:SendMessage",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+)
+
+# Every remediation function needs these besides the fix itself.
+REMEDIATION_BASELINE_PERMISSIONS: tuple[str, ...] = (
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "sns:Publish",
+    "ssm:GetParameter",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sqs:SendMessage",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+)
+
+RULES: dict[str, RuleSpec] = {
+    spec.name: spec
+    for spec in (
+        RuleSpec(
+            name="lambda-reserved-concurrency",
+            description=(
+                "Lambda functions have function-level reserved concurrency, "
+                "optionally within [ConcurrencyLimitLow, ConcurrencyLimitHigh]."
+            ),
+            resource_types=("AWS::Lambda::Function",),
+            trigger=Trigger.CHANGE,
+            parameters=LambdaReservedConcurrencyParameters,
+            permissions=("lambda:GetFunction", "lambda:GetFunctionConcurrency"),
+            security_hub_control=None,
+            remediation="add-concurrency-limit",
+        ),
+    )
+}
+
+REMEDIATIONS: dict[str, RemediationSpec] = {
+    spec.name: spec
+    for spec in (
+        RemediationSpec(
+            name="add-concurrency-limit",
+            description=(
+                "Sets function-level reserved concurrency to the configured default, "
+                "never lowering an existing limit and keeping the account's unreserved "
+                "concurrency above its floor."
+            ),
+            rules=("lambda-reserved-concurrency",),
+            resource_types=("AWS::Lambda::Function",),
+            permissions=(
+                "lambda:GetFunction",
+                "lambda:GetAccountSettings",
+                "lambda:PutFunctionConcurrency",
+                "lambda:TagResource",
+            ),
+            default_mode="apply",
+        ),
+    )
+}
+
+
+class UnknownRuleError(KeyError):
+    """A rule name that configguard does not define."""
+
+    def __str__(self) -> str:
+        return f"unknown rule {self.args[0]!r}; known rules: {', '.join(sorted(RULES))}"
+
+
+class UnknownRemediationError(KeyError):
+    def __str__(self) -> str:
+        return f"unknown remediation {self.args[0]!r}; known: {', '.join(sorted(REMEDIATIONS))}"
+
+
+def rule(name: str) -> RuleSpec:
+    try:
+        return RULES[name]
+    except KeyError:
+        raise UnknownRuleError(name) from None
+
+
+def remediation(name: str) -> RemediationSpec:
+    try:
+        return REMEDIATIONS[name]
+    except KeyError:
+        raise UnknownRemediationError(name) from None
+
+
+def remediation_for_rule(rule_name: str) -> RemediationSpec | None:
+    paired = rule(rule_name).remediation
+    return REMEDIATIONS[paired] if paired else None
+
+
+def rule_permissions(spec: RuleSpec) -> frozenset[str]:
+    return frozenset(spec.permissions) | frozenset(RULE_BASELINE_PERMISSIONS)
+
+
+def remediation_permissions(spec: RemediationSpec) -> frozenset[str]:
+    return frozenset(spec.permissions) | frozenset(REMEDIATION_BASELINE_PERMISSIONS)
+
+
+def compliance_change_pattern(spec: RemediationSpec) -> dict[str, object]:
+    """The EventBridge pattern that routes NON_COMPLIANT changes of paired rules to a fix."""
+    return {
+        "source": ["aws.config"],
+        "detail-type": ["Config Rules Compliance Change"],
+        "detail": {
+            "messageType": ["ComplianceChangeNotification"],
+            "configRuleName": list(spec.rules),
+            "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
+        },
+    }

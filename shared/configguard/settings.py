@@ -1,0 +1,56 @@
+"""Names of the environment variables and SSM parameters the functions read.
+
+The template sets these on every function; the local stand-in sets the same
+names, so the code paths are identical.
+"""
+
+from __future__ import annotations
+
+import os
+
+AUDIT_TABLE = "CONFIGGUARD_AUDIT_TABLE"
+IDEMPOTENCY_TABLE = "CONFIGGUARD_IDEMPOTENCY_TABLE"
+ONCALL_TOPIC = "CONFIGGUARD_ONCALL_TOPIC_ARN"
+KILL_SWITCH_PARAMETER = "CONFIGGUARD_KILL_SWITCH_PARAMETER"
+SETTINGS_PREFIX = "CONFIGGUARD_SETTINGS_PREFIX"
+REMEDIATION_MODE = "CONFIGGUARD_REMEDIATION_MODE"
+OPT_OUT_TAG = "CONFIGGUARD_OPT_OUT_TAG"
+DEFAULT_CONCURRENCY = "CONFIGGUARD_DEFAULT_RESERVED_CONCURRENCY"
+UNRESERVED_MARGIN = "CONFIGGUARD_UNRESERVED_CONCURRENCY_MARGIN"
+
+DEFAULT_SETTINGS_PREFIX = "/configguard"
+DEFAULT_KILL_SWITCH_PARAMETER = "/configguard/kill-switch"
+DEFAULT_OPT_OUT_TAG = "configguard:auto-remediate"
+LAST_REMEDIATION_TAG = "configguard:last-remediation"
+# Lambda keeps at least this many unreserved concurrent executions per account.
+LAMBDA_UNRESERVED_MINIMUM = 100
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed: fail closed."""
+
+
+def require(name: str) -> str:
+    """Return a required environment variable or fail with a clear message."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def optional(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def integer(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
