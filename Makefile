@@ -1,5 +1,6 @@
 # configguard: every set-up step lives here; nothing is installed by hand.
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -66,7 +67,7 @@ validate: $(SAM)
 
 build: $(SAM)
 	@PY313=$$(scripts/find-python313.sh) || exit 1; \
-	PATH="$$(dirname $$PY313):$$PATH" $(SAM) build --cached=false
+	PATH="$$(dirname $$PY313):$$PATH" $(SAM) build --no-cached
 	scripts/prune-layer.sh .aws-sam/build/ConfigGuardLayer
 
 clean:

@@ -45,7 +45,7 @@ class RemediationSpec:
     rules: tuple[str, ...]
     resource_types: tuple[str, ...]
     permissions: tuple[str, ...]
-    default_mode: str = "apply"
+    default_mode: str = "dry-run"
     settings: tuple[str, ...] = field(default=())
 
     @property
@@ -123,7 +123,6 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "lambda:PutFunctionConcurrency",
                 "lambda:TagResource",
             ),
-            default_mode="apply",
         ),
     )
 }

@@ -1,0 +1,3 @@
+"""The configguard command-line interface."""
+
+from __future__ import annotations

@@ -1,0 +1,81 @@
+"""Render docs/rules.md from the registry, so the catalogue cannot drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from configguard import registry
+from configguard.parameters import RuleParameters
+from configguard_cli.handlers import REPO_ROOT
+
+CATALOGUE = REPO_ROOT / "docs" / "rules.md"
+
+_HEADER = """# Rule catalogue
+
+Generated from `shared/configguard/registry.py` by `configguard catalogue`;
+`tests/test_catalogue.py` fails when this file and the registry disagree.
+
+"""
+
+
+def _parameters(spec: registry.RuleSpec) -> str:
+    own = [
+        field.alias or name
+        for name, field in spec.parameters.model_fields.items()
+        if name not in RuleParameters.model_fields
+    ]
+    return ", ".join(f"`{p}`" for p in own) or "-"
+
+
+def render() -> str:
+    lines = [
+        _HEADER,
+        "| Rule | Resource types | Trigger | Security Hub control | Remediation "
+        "| Rule permissions | Fix permissions | Parameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(registry.RULES):
+        spec = registry.RULES[name]
+        fix = registry.REMEDIATIONS.get(spec.remediation) if spec.remediation else None
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{spec.name}`",
+                    ", ".join(f"`{t}`" for t in spec.resource_types),
+                    spec.trigger.value,
+                    spec.security_hub_control or "none",
+                    f"`{fix.name}`" if fix else "-",
+                    ", ".join(f"`{p}`" for p in spec.permissions),
+                    ", ".join(f"`{p}`" for p in fix.permissions) if fix else "-",
+                    _parameters(spec),
+                ]
+            )
+            + " |"
+        )
+    lines.append("")
+    lines.append("## Rules")
+    for name in sorted(registry.RULES):
+        spec = registry.RULES[name]
+        lines.append(f"\n### `{name}`\n\n{spec.description}")
+    lines.append("\n## Remediations")
+    for name in sorted(registry.REMEDIATIONS):
+        fix = registry.REMEDIATIONS[name]
+        lines.append(
+            f"\n### `{name}`\n\n{fix.description}\n\nFixes: "
+            + ", ".join(f"`{r}`" for r in fix.rules)
+            + f". Default mode in code: `{fix.default_mode}`."
+        )
+    lines.append(
+        "\nEvery rule function also holds "
+        + ", ".join(f"`{p}`" for p in registry.RULE_BASELINE_PERMISSIONS)
+        + ".\n\nEvery fix function also holds "
+        + ", ".join(f"`{p}`" for p in registry.REMEDIATION_BASELINE_PERMISSIONS)
+        + "."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path = CATALOGUE) -> Path:
+    path.write_text(render())
+    return path

@@ -1,0 +1,732 @@
+"""Gap-fills for moto 5.2.5: real AWS state changes emulated inside moto's backends.
+
+Each gap-fill follows one operation of the AWS API reference, keeps its state on
+the moto backend instance of the account and Region (so moto's own reset drops
+it) and is read back through the normal API. Remove a gap-fill once moto
+implements the operation itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.awslambda import urls as lambda_urls  # noqa: TID251
+from moto.awslambda.exceptions import (  # noqa: TID251
+    InvalidParameterValueException as LambdaInvalidParameterValueException,
+)
+from moto.awslambda.models import LambdaBackend, lambda_backends  # noqa: TID251
+from moto.awslambda.responses import LambdaResponse  # noqa: TID251
+from moto.awslambda.utils import get_backend as get_lambda_backend  # noqa: TID251
+from moto.config.exceptions import (  # noqa: TID251
+    InvalidNextTokenException,
+    InvalidParameterValueException,
+    InvalidResultTokenException,
+    NoSuchConfigRuleException,
+    ValidationException,
+)
+from moto.config.models import ConfigBackend, config_backends  # noqa: TID251
+from moto.config.responses import ConfigResponse  # noqa: TID251
+from moto.events.models import events_backends  # noqa: TID251
+
+__all__ = [
+    "DEFAULT_LAMBDA_CONCURRENCY_QUOTA",
+    "UnknownConfigRuleError",
+    "install",
+    "issue_result_token",
+    "reset_state",
+    "set_lambda_concurrency_quota",
+]
+
+# Lambda's default "Concurrent executions" quota per account and Region.
+DEFAULT_LAMBDA_CONCURRENCY_QUOTA = 1000
+# moto's own opt-in variable for a concurrency quota; honoured as the default.
+_MOTO_QUOTA_ENV = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
+# Lambda keeps this many unreserved concurrent executions (PutFunctionConcurrency).
+_LAMBDA_UNRESERVED_FLOOR = 100
+# GetAccountSettings AccountLimit values that are not adjustable per function.
+_LAMBDA_TOTAL_CODE_SIZE = 80_530_636_800
+_LAMBDA_CODE_SIZE_UNZIPPED = 262_144_000
+_LAMBDA_CODE_SIZE_ZIPPED = 52_428_800
+
+_COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE", "INSUFFICIENT_DATA")
+_RULE_COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA")
+_MAX_EVALUATIONS = 100
+_MAX_ANNOTATION = 256
+_MAX_RESOURCE_TYPE = 256
+_MAX_RESOURCE_ID = 768
+_DEFAULT_DETAILS_LIMIT = 10
+_MAX_DETAILS_LIMIT = 100
+_CONTRIBUTOR_CAP = 100
+
+_LAMBDA_STATE_ATTR = "_configguard_lambda_quota"
+_CONFIG_STATE_ATTR = "_configguard_config_state"
+_ACCOUNT_SETTINGS_PATH = r"{0}/(?P<api_version>[^/]+)/account-settings/?$"
+_MARK = "__configguard_gapfill__"
+
+_lock = threading.RLock()
+
+
+class UnknownConfigRuleError(LookupError):
+    """A result token was requested for a Config rule that does not exist."""
+
+
+@dataclass
+class _Evaluation:
+    """One stored evaluation result of a rule for a resource."""
+
+    rule_name: str
+    resource_type: str
+    resource_id: str
+    compliance_type: str
+    annotation: str | None
+    ordering_timestamp: datetime
+    result_recorded_time: datetime
+    config_rule_invoked_time: datetime
+
+
+@dataclass
+class _ConfigState:
+    """Result tokens issued and evaluation results stored, per account and Region."""
+
+    tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    results: dict[tuple[str, str, str], _Evaluation] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _iso(value: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and "Z", as in real Config events."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _parse_timestamp(value: Any, location: str) -> datetime:
+    """Accept the JSON protocol's epoch seconds or an ISO-8601 string."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), UTC)
+        if isinstance(value, str):
+            try:
+                return datetime.fromtimestamp(float(value), UTC)
+            except ValueError:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise ValidationException(f"Value '{value}' at '{location}' is not a valid timestamp")
+
+
+def _mark(func: Callable[..., Any]) -> Callable[..., Any]:
+    setattr(func, _MARK, True)
+    return func
+
+
+def _is_marked(owner: object, name: str) -> bool:
+    return bool(getattr(getattr(owner, name, None), _MARK, False))
+
+
+def _patch(owner: type, name: str, func: Callable[..., Any]) -> None:
+    """Set `owner.name` to a gap-fill once; later calls leave it as it is."""
+    if not _is_marked(owner, name):
+        setattr(owner, name, _mark(func))
+
+
+def _lambda_backend_dicts() -> Iterator[Any]:
+    yield lambda_backends
+    try:
+        from moto.awslambda_simple.models import lambda_simple_backends  # noqa: TID251
+    except ImportError:  # pragma: no cover - depends on the moto build
+        return
+    yield lambda_simple_backends
+
+
+def _all_backends(backend_dict: Any) -> Iterable[Any]:
+    for per_account in list(backend_dict.values()):
+        yield from list(per_account.values())
+
+
+# ------------------------------------------------------- (a) Lambda GetAccountSettings
+
+
+def set_lambda_concurrency_quota(account_id: str, region: str, limit: int) -> None:
+    """Set the "Concurrent executions" quota of one account and Region.
+
+    Emulates a Service Quotas value (L-B99A9384). GetAccountSettings reports it as
+    AccountLimit.ConcurrentExecutions and PutFunctionConcurrency enforces it.
+    """
+    if limit < 0:
+        raise ValueError(f"a concurrency quota cannot be negative, got {limit}")
+    backend = get_lambda_backend(account_id, region)
+    with _lock:
+        backend.__dict__[_LAMBDA_STATE_ATTR] = int(limit)
+
+
+def _concurrency_quota(backend: LambdaBackend) -> int:
+    stored = backend.__dict__.get(_LAMBDA_STATE_ATTR)
+    if stored is not None:
+        return int(stored)
+    from_env = os.environ.get(_MOTO_QUOTA_ENV, "").strip()
+    return int(from_env) if from_env else DEFAULT_LAMBDA_CONCURRENCY_QUOTA
+
+
+def _function_groups(backend: LambdaBackend) -> list[dict[str, Any]]:
+    return list(backend._lambdas._functions.values())
+
+
+def _reserved_total(backend: LambdaBackend, excluding: str | None = None) -> int:
+    total = 0
+    for group in _function_groups(backend):
+        latest = group.get("latest")
+        if latest is None or latest.function_name == excluding:
+            continue
+        total += int(latest.reserved_concurrency or 0)
+    return total
+
+
+def _lambda_get_account_settings(self: LambdaBackend) -> dict[str, Any]:
+    """Lambda GetAccountSettings (AWS Lambda API Reference, "GetAccountSettings").
+
+    Computed live from the functions of this account and Region: the unreserved
+    concurrency is the quota minus every function-level reservation, and usage
+    counts the code of every function version and layer version.
+    """
+    with _lock:
+        quota = _concurrency_quota(self)
+        groups = _function_groups(self)
+        code_size = 0
+        function_count = 0
+        for group in groups:
+            latest = group.get("latest")
+            if latest is not None:
+                function_count += 1
+                code_size += int(latest.code_size or 0)
+            code_size += sum(int(v.code_size or 0) for v in group.get("versions", []))
+        for layer in list(self._layers._layers.values()):
+            code_size += sum(int(v.code_size or 0) for v in layer.layer_versions.values())
+        unreserved = quota - _reserved_total(self)
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": _LAMBDA_TOTAL_CODE_SIZE,
+            "CodeSizeUnzipped": _LAMBDA_CODE_SIZE_UNZIPPED,
+            "CodeSizeZipped": _LAMBDA_CODE_SIZE_ZIPPED,
+            "ConcurrentExecutions": quota,
+            "UnreservedConcurrentExecutions": unreserved,
+        },
+        "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": function_count},
+    }
+
+
+def _lambda_response_get_account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    """HTTP side of GetAccountSettings: GET /2016-08-19/account-settings/."""
+    return 200, {}, json.dumps(_lambda_get_account_settings(self.backend))
+
+
+def _lambda_put_function_concurrency(
+    self: LambdaBackend, function_name: str, reserved_concurrency: Any
+) -> Any:
+    """Lambda PutFunctionConcurrency (AWS Lambda API Reference, "PutFunctionConcurrency").
+
+    AWS rejects a reservation that would leave fewer than 100 unreserved concurrent
+    executions in the account; the quota is the one GetAccountSettings reports.
+    """
+    with _lock:
+        fn = self.get_function(function_name)
+        requested = int(reserved_concurrency)
+        others = _reserved_total(self, excluding=fn.function_name)
+        if _concurrency_quota(self) - others - requested < _LAMBDA_UNRESERVED_FLOOR:
+            raise LambdaInvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of "
+                f"[{_LAMBDA_UNRESERVED_FLOOR}]."
+            )
+        fn.reserved_concurrency = requested
+        return fn.reserved_concurrency
+
+
+def _install_lambda_account_settings() -> None:
+    """Wire GetAccountSettings into moto's Lambda URL map, responses and backend."""
+    lambda_urls.url_paths.setdefault(_ACCOUNT_SETTINGS_PATH, LambdaResponse.dispatch)
+    _patch(LambdaBackend, "get_account_settings", _lambda_get_account_settings)
+    _patch(LambdaResponse, "get_account_settings", _lambda_response_get_account_settings)
+    _patch(LambdaBackend, "put_function_concurrency", _lambda_put_function_concurrency)
+
+
+# ------------------------------------------------------------ (b) Config PutEvaluations
+
+
+def _config_state(backend: ConfigBackend) -> _ConfigState:
+    state = backend.__dict__.get(_CONFIG_STATE_ATTR)
+    if state is None:
+        state = _ConfigState()
+        backend.__dict__[_CONFIG_STATE_ATTR] = state
+    return state
+
+
+def issue_result_token(account_id: str, region: str, config_rule_name: str) -> str:
+    """Emulate Config invoking a custom rule: issue the ResultToken of that invocation.
+
+    The token is what Config puts in the invocation event's "resultToken"; the
+    rule then passes it to PutEvaluations. The issue time becomes the results'
+    ConfigRuleInvokedTime.
+    """
+    backend = config_backends[account_id][region]
+    with _lock:
+        if config_rule_name not in backend.config_rules:
+            raise UnknownConfigRuleError(
+                f"no Config rule named {config_rule_name!r} in account {account_id} "
+                f"region {region}; create it with put_config_rule first"
+            )
+        token = base64.urlsafe_b64encode(secrets.token_bytes(48)).decode("ascii")
+        _config_state(backend).tokens[token] = (config_rule_name, _now())
+    return token
+
+
+def _validate_evaluations(evaluations: list[dict[str, Any]]) -> None:
+    """Apply the PutEvaluations request constraints of the Config API model."""
+    if len(evaluations) > _MAX_EVALUATIONS:
+        raise ValidationException(
+            "1 validation error detected: Value at 'evaluations' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {_MAX_EVALUATIONS}"
+        )
+    errors: list[str] = []
+    for index, evaluation in enumerate(evaluations, start=1):
+        where = f"evaluations.{index}.member"
+        checks: tuple[tuple[str, str, int], ...] = (
+            ("ComplianceResourceType", "complianceResourceType", _MAX_RESOURCE_TYPE),
+            ("ComplianceResourceId", "complianceResourceId", _MAX_RESOURCE_ID),
+        )
+        for key, location, maximum in checks:
+            value = evaluation.get(key)
+            if not isinstance(value, str) or not value:
+                errors.append(
+                    f"Value null at '{where}.{location}' failed to satisfy "
+                    "constraint: Member must not be null"
+                )
+            elif len(value) > maximum:
+                errors.append(
+                    f"Value at '{where}.{location}' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {maximum}"
+                )
+        compliance = evaluation.get("ComplianceType")
+        if compliance not in _COMPLIANCE_TYPES:
+            errors.append(
+                f"Value '{compliance}' at '{where}.complianceType' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: "
+                f"[{', '.join(_COMPLIANCE_TYPES)}]"
+            )
+        if evaluation.get("OrderingTimestamp") is None:
+            errors.append(
+                f"Value null at '{where}.orderingTimestamp' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        annotation = evaluation.get("Annotation")
+        if annotation is not None and not 1 <= len(str(annotation)) <= _MAX_ANNOTATION:
+            errors.append(
+                f"Value at '{where}.annotation' failed to satisfy constraint: "
+                f"Member must have length between 1 and {_MAX_ANNOTATION}"
+            )
+    if errors:
+        count = len(errors)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
+    for evaluation in evaluations:
+        # Config documents that PutEvaluations does not accept INSUFFICIENT_DATA.
+        if evaluation["ComplianceType"] == "INSUFFICIENT_DATA":
+            raise InvalidParameterValueException(
+                "The ComplianceType INSUFFICIENT_DATA is not valid for an evaluation. "
+                "Use COMPLIANT, NON_COMPLIANT or NOT_APPLICABLE."
+            )
+
+
+def _config_put_evaluations(
+    self: ConfigBackend,
+    evaluations: list[dict[str, Any]] | None = None,
+    result_token: str | None = None,
+    test_mode: bool | None = False,
+) -> dict[str, list[Any]]:
+    """Config PutEvaluations (AWS Config API Reference, "PutEvaluations").
+
+    Validates the request, checks the ResultToken that Config issued when it
+    invoked the rule, stores each result for (rule, resource type, resource id)
+    and sends a "Config Rules Compliance Change" event to the default event bus
+    when a resource's compliance changes. TestMode records nothing.
+    """
+    if not evaluations:
+        raise InvalidParameterValueException(
+            "The Evaluations object in your request cannot be null. "
+            "Add the required parameters and try again."
+        )
+    _validate_evaluations(evaluations)
+    if not result_token:
+        raise InvalidResultTokenException()
+    if test_mode:
+        return {"FailedEvaluations": []}
+    with _lock:
+        state = _config_state(self)
+        issued = state.tokens.get(result_token)
+        if issued is None:
+            raise InvalidResultTokenException()
+        rule_name, invoked_at = issued
+        rule = self.config_rules.get(rule_name)
+        if rule is None:
+            raise NoSuchConfigRuleException(rule_name)
+        ordering = [
+            _parse_timestamp(e["OrderingTimestamp"], f"evaluations.{i}.member.orderingTimestamp")
+            for i, e in enumerate(evaluations, start=1)
+        ]
+        for evaluation, ordering_timestamp in zip(evaluations, ordering, strict=True):
+            record = _Evaluation(
+                rule_name=rule_name,
+                resource_type=evaluation["ComplianceResourceType"],
+                resource_id=evaluation["ComplianceResourceId"],
+                compliance_type=evaluation["ComplianceType"],
+                annotation=evaluation.get("Annotation"),
+                ordering_timestamp=ordering_timestamp,
+                result_recorded_time=_now(),
+                config_rule_invoked_time=invoked_at,
+            )
+            key = (rule_name, record.resource_type, record.resource_id)
+            previous = state.results.get(key)
+            state.results[key] = record
+            if previous is None or previous.compliance_type != record.compliance_type:
+                _emit_compliance_change(self, rule.config_rule_arn, previous, record)
+    return {"FailedEvaluations": []}
+
+
+def _event_result(record: _Evaluation) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "evaluationResultIdentifier": {
+            "evaluationResultQualifier": {
+                "configRuleName": record.rule_name,
+                "resourceType": record.resource_type,
+                "resourceId": record.resource_id,
+                "evaluationMode": "DETECTIVE",
+            },
+            "orderingTimestamp": _iso(record.ordering_timestamp),
+        },
+        "complianceType": record.compliance_type,
+        "resultRecordedTime": _iso(record.result_recorded_time),
+        "configRuleInvokedTime": _iso(record.config_rule_invoked_time),
+    }
+    if record.annotation:
+        result["annotation"] = record.annotation
+    return result
+
+
+def _emit_compliance_change(
+    backend: ConfigBackend, rule_arn: str, previous: _Evaluation | None, current: _Evaluation
+) -> None:
+    """Send Config's ComplianceChangeNotification through the default event bus.
+
+    Follows "Amazon EventBridge events for AWS Config" in the Config developer
+    guide. Every enabled rule on the bus is matched on its own, as EventBridge
+    does; a delivery moto cannot make is a warning, never a PutEvaluations error,
+    since real delivery happens after the call returns.
+    """
+    created = _now()
+    detail: dict[str, Any] = {
+        "resourceId": current.resource_id,
+        "awsRegion": backend.region_name,
+        "awsAccountId": backend.account_id,
+        "configRuleName": current.rule_name,
+        "recordVersion": "1.0",
+        "configRuleARN": rule_arn,
+        "messageType": "ComplianceChangeNotification",
+        "notificationCreationTime": _iso(created),
+        "resourceType": current.resource_type,
+        "newEvaluationResult": _event_result(current),
+    }
+    if previous is not None:
+        detail["oldEvaluationResult"] = _event_result(previous)
+    events = events_backends[backend.account_id][backend.region_name]
+    bus = events.event_buses.get("default")
+    if bus is None:  # pragma: no cover - moto always creates the default bus
+        return
+    event_id = str(uuid.uuid4())
+    for rule in list(bus.rules.values()):
+        if getattr(rule, "state", "ENABLED") != "ENABLED":
+            continue
+        message: Any = {
+            "version": "0",
+            "id": event_id,
+            "detail-type": "Config Rules Compliance Change",
+            "source": "aws.config",
+            "account": backend.account_id,
+            "time": _epoch(created),
+            "region": backend.region_name,
+            "resources": [],
+            "detail": json.loads(json.dumps(detail)),
+        }
+        # moto's default input template drops "account"; EventBridge delivers the whole
+        # event unless a target has an input transformer, so only transform then.
+        transform = any("InputTransformer" in target for target in rule.targets)
+        if transform:
+            message["ingestion-time"] = _epoch(created)
+        try:
+            rule.send_to_targets(message, transform_input=transform)
+        except Exception as exc:
+            warnings.warn(
+                f"configguard gap-fill: rule {rule.name} matched a Config compliance change "
+                f"but moto could not deliver it to the rule's targets: {exc!r}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _wrap_delete_config_rule(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_config_rule(self: ConfigBackend, rule_name: str) -> None:
+        """Config DeleteConfigRule (AWS Config API Reference): drops the rule's results too."""
+        original(self, rule_name)
+        with _lock:
+            state = _config_state(self)
+            for key in [k for k in state.results if k[0] == rule_name]:
+                del state.results[key]
+            for token in [t for t, (name, _) in state.tokens.items() if name == rule_name]:
+                del state.tokens[token]
+
+    return delete_config_rule
+
+
+def _install_config_put_evaluations() -> None:
+    """Replace moto's TestMode-only PutEvaluations with the emulation above."""
+    _patch(ConfigBackend, "put_evaluations", _config_put_evaluations)
+    if not _is_marked(ConfigBackend, "delete_config_rule"):
+        original = ConfigBackend.delete_config_rule
+        _patch(ConfigBackend, "delete_config_rule", _wrap_delete_config_rule(original))
+
+
+# --------------------------------- (c) Config compliance reads from the stored results
+
+
+def _result_shape(record: _Evaluation) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "EvaluationResultIdentifier": {
+            "EvaluationResultQualifier": {
+                "ConfigRuleName": record.rule_name,
+                "ResourceType": record.resource_type,
+                "ResourceId": record.resource_id,
+                "EvaluationMode": "DETECTIVE",
+            },
+            "OrderingTimestamp": _epoch(record.ordering_timestamp),
+        },
+        "ComplianceType": record.compliance_type,
+        "ResultRecordedTime": _epoch(record.result_recorded_time),
+        "ConfigRuleInvokedTime": _epoch(record.config_rule_invoked_time),
+    }
+    if record.annotation:
+        result["Annotation"] = record.annotation
+    return result
+
+
+def _check_compliance_filter(values: Any, allowed: tuple[str, ...], location: str) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list) or len(values) > 3:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{location}' failed to satisfy "
+            "constraint: Member must have length less than or equal to 3"
+        )
+    for value in values:
+        if value not in allowed:
+            raise InvalidParameterValueException(
+                f"The ComplianceType {value} is not valid here. Valid values: " + ", ".join(allowed)
+            )
+    return list(values)
+
+
+def _encode_next_token(rule_name: str, offset: int) -> str:
+    raw = json.dumps({"r": rule_name, "o": offset}).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_next_token(token: str, rule_name: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        offset = int(data["o"])
+        valid = data["r"] == rule_name and offset >= 0
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
+        valid = False
+    if not valid:
+        raise InvalidNextTokenException()
+    return offset
+
+
+def _config_get_compliance_details_by_config_rule(
+    self: ConfigBackend,
+    config_rule_name: str,
+    compliance_types: list[str] | None = None,
+    limit: int | None = None,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    """Config GetComplianceDetailsByConfigRule (AWS Config API Reference).
+
+    Returns the stored results of one rule, filtered by ComplianceTypes
+    (COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE), Limit per page (default 10,
+    at most 100, 0 means the default) and NextToken.
+    """
+    if config_rule_name not in self.config_rules:
+        raise NoSuchConfigRuleException(config_rule_name)
+    wanted = _check_compliance_filter(compliance_types, _COMPLIANCE_TYPES[:3], "complianceTypes")
+    page = int(limit or 0)
+    if page < 0 or page > _MAX_DETAILS_LIMIT:
+        raise ValidationException(
+            f"1 validation error detected: Value '{page}' at 'limit' failed to satisfy "
+            f"constraint: Member must have value between 0 and {_MAX_DETAILS_LIMIT}"
+        )
+    page = page or _DEFAULT_DETAILS_LIMIT
+    offset = _decode_next_token(next_token, config_rule_name) if next_token else 0
+    with _lock:
+        matching = [
+            record
+            for key, record in _config_state(self).results.items()
+            if key[0] == config_rule_name and (not wanted or record.compliance_type in wanted)
+        ]
+    selected = matching[offset : offset + page]
+    response: dict[str, Any] = {"EvaluationResults": [_result_shape(r) for r in selected]}
+    if offset + page < len(matching):
+        response["NextToken"] = _encode_next_token(config_rule_name, offset + page)
+    return response
+
+
+def _rule_compliance(records: list[_Evaluation]) -> dict[str, Any]:
+    non_compliant = sum(1 for r in records if r.compliance_type == "NON_COMPLIANT")
+    if non_compliant:
+        return {
+            "ComplianceType": "NON_COMPLIANT",
+            "ComplianceContributorCount": {
+                "CappedCount": min(non_compliant, _CONTRIBUTOR_CAP),
+                "CapExceeded": non_compliant > _CONTRIBUTOR_CAP,
+            },
+        }
+    if any(r.compliance_type == "COMPLIANT" for r in records):
+        return {"ComplianceType": "COMPLIANT"}
+    # No results, or only NOT_APPLICABLE ones: Config reports INSUFFICIENT_DATA.
+    return {"ComplianceType": "INSUFFICIENT_DATA"}
+
+
+def _config_describe_compliance_by_config_rule(
+    self: ConfigBackend,
+    config_rule_names: list[str] | None = None,
+    compliance_types: list[str] | None = None,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    """Config DescribeComplianceByConfigRule (AWS Config API Reference).
+
+    A rule is NON_COMPLIANT (with the capped count of noncompliant resources) if
+    any result is NON_COMPLIANT, COMPLIANT if some are COMPLIANT, and
+    INSUFFICIENT_DATA when it has no results or only NOT_APPLICABLE ones.
+    """
+    if next_token:
+        raise InvalidNextTokenException()
+    wanted = _check_compliance_filter(compliance_types, _RULE_COMPLIANCE_TYPES, "complianceTypes")
+    names = list(config_rule_names) if config_rule_names else list(self.config_rules)
+    for name in names:
+        if name not in self.config_rules:
+            raise NoSuchConfigRuleException(name)
+    with _lock:
+        results = list(_config_state(self).results.values())
+    rules: list[dict[str, Any]] = []
+    for name in names:
+        compliance = _rule_compliance([r for r in results if r.rule_name == name])
+        if wanted and compliance["ComplianceType"] not in wanted:
+            continue
+        rules.append({"ConfigRuleName": name, "Compliance": compliance})
+    return {"ComplianceByConfigRules": rules}
+
+
+def _config_response_get_compliance_details_by_config_rule(self: ConfigResponse) -> str:
+    """HTTP side of GetComplianceDetailsByConfigRule."""
+    result = _config_get_compliance_details_by_config_rule(
+        self.config_backend,
+        self._get_param("ConfigRuleName"),
+        self._get_param("ComplianceTypes"),
+        self._get_param("Limit"),
+        self._get_param("NextToken"),
+    )
+    return json.dumps(result)
+
+
+def _config_response_describe_compliance_by_config_rule(self: ConfigResponse) -> str:
+    """HTTP side of DescribeComplianceByConfigRule."""
+    result = _config_describe_compliance_by_config_rule(
+        self.config_backend,
+        self._get_param("ConfigRuleNames"),
+        self._get_param("ComplianceTypes"),
+        self._get_param("NextToken"),
+    )
+    return json.dumps(result)
+
+
+def _install_config_compliance_reads() -> None:
+    """Add the two compliance read operations to moto's Config backend and responses."""
+    pairs: tuple[tuple[type, str, Callable[..., Any]], ...] = (
+        (
+            ConfigBackend,
+            "get_compliance_details_by_config_rule",
+            _config_get_compliance_details_by_config_rule,
+        ),
+        (
+            ConfigBackend,
+            "describe_compliance_by_config_rule",
+            _config_describe_compliance_by_config_rule,
+        ),
+        (
+            ConfigResponse,
+            "get_compliance_details_by_config_rule",
+            _config_response_get_compliance_details_by_config_rule,
+        ),
+        (
+            ConfigResponse,
+            "describe_compliance_by_config_rule",
+            _config_response_describe_compliance_by_config_rule,
+        ),
+    )
+    for owner, name, func in pairs:
+        _patch(owner, name, func)
+
+
+# ------------------------------------------------------------------------ lifecycle
+
+
+def install() -> None:
+    """Apply every gap-fill to moto's classes and URL maps; safe to call repeatedly.
+
+    Call it before a moto server handles its first Lambda request: the server
+    builds each service's URL map on first use.
+    """
+    with _lock:
+        _install_lambda_account_settings()
+        _install_config_put_evaluations()
+        _install_config_compliance_reads()
+
+
+def reset_state() -> None:
+    """Forget every gap-fill state: quotas, result tokens and evaluation results."""
+    with _lock:
+        for backend_dict in _lambda_backend_dicts():
+            for backend in _all_backends(backend_dict):
+                backend.__dict__.pop(_LAMBDA_STATE_ATTR, None)
+        for backend in _all_backends(config_backends):
+            backend.__dict__.pop(_CONFIG_STATE_ATTR, None)

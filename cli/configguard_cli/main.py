@@ -1,0 +1,261 @@
+"""The `configguard` command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from configguard import registry
+from configguard.clients import ClientFactory, reset_default_factory
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="configguard: AWS Config custom rules with safe, audited auto-remediation.",
+)
+local_app = typer.Typer(no_args_is_help=True, help="The embedded AWS stand-in (moto).")
+app.add_typer(local_app, name="local")
+
+console = Console()
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS Region.")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Endpoint, e.g. the stand-in's http://127.0.0.1:PORT."),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile (real accounts).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+class CliError(Exception):
+    """A problem the user can act on: printed as one line, exit code 2."""
+
+
+def _factory(region: str | None, endpoint_url: str | None, profile: str | None) -> ClientFactory:
+    import boto3
+
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+        reset_default_factory()
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    resolved = region or session.region_name
+    if not resolved:
+        raise CliError("no AWS Region: pass --region or set AWS_REGION")
+    os.environ.setdefault("AWS_REGION", resolved)
+    return ClientFactory(region=resolved, endpoint_url=endpoint_url, session=session)
+
+
+def _run(debug: bool, action: Any) -> Any:
+    """Run a command body; turn expected failures into a one-line error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return action()
+    except typer.Exit:
+        raise
+    except (CliError, KeyError, ValueError, LookupError, ClientError, BotoCoreError) as exc:
+        if debug:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _emit(data: Any, fmt: Format, output: Path | None, table: Table | None) -> None:
+    if fmt is Format.JSON:
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        if output:
+            output.write_text(text + "\n")
+        else:
+            sys.stdout.write(text + "\n")
+    elif table is not None:
+        if output:
+            with output.open("w") as handle:
+                Console(file=handle, width=160).print(table)
+        else:
+            console.print(table)
+
+
+@app.command()
+def scan(
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", help="Rule name; repeat. Default: all.")
+    ] = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: Annotated[Path | None, typer.Option("--output", help="Write to a file.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Evaluate live resources with the same rule code the Lambdas run."""
+    from configguard_cli.scan import scan as run_scan
+
+    def body() -> None:
+        names = rule or sorted(registry.RULES)
+        for name in names:
+            registry.rule(name)
+        findings = run_scan(_factory(region, endpoint_url, profile), names)
+        table = Table(title="configguard scan")
+        for column in ("rule", "resource", "compliance", "annotation"):
+            table.add_column(column)
+        for f in findings:
+            colour = {"COMPLIANT": "green", "NON_COMPLIANT": "red"}.get(f.compliance, "dim")
+            table.add_row(
+                f.rule, f.resource_id, f"[{colour}]{f.compliance}[/{colour}]", f.annotation
+            )
+        _emit([f.as_json() for f in findings], fmt, output, table)
+
+    _run(debug, body)
+
+
+@app.command()
+def fix(
+    rule: Annotated[str, typer.Argument(help="The rule whose paired fix to run.")],
+    resource_id: Annotated[str, typer.Argument(help="The resource id, as Config names it.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit record.")] = "",
+    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: $USER).")] = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the paired remediation through its real handler and print the audit record."""
+    from configguard_cli.events import context_for, fix_request_event
+    from configguard_cli.handlers import remediation_module
+
+    def body() -> None:
+        spec = registry.remediation_for_rule(rule)
+        if spec is None:
+            raise CliError(f"rule {rule} has no paired remediation")
+        factory = _factory(region, endpoint_url, profile)
+        account = factory.client("sts").get_caller_identity()["Account"]
+        event = fix_request_event(
+            rule,
+            resource_id,
+            account_id=account,
+            region=factory.region or "",
+            actor=actor or getpass.getuser(),
+            reason=reason,
+            dry_run=dry_run,
+        )
+        handler = remediation_module(spec.name).lambda_handler
+        try:
+            result = handler(
+                event, context_for(f"configguard-{spec.name}", account, event["region"])
+            )
+            records = result["results"]
+        except Exception as exc:
+            from configguard.remediation import RemediationFailedError
+
+            if not isinstance(exc, RemediationFailedError):
+                raise
+            raise CliError(str(exc)) from None
+        _emit(records, fmt, None, _records_table(records, "configguard fix"))
+
+    _run(debug, body)
+
+
+def _records_table(records: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("time", "audit id", "remediation", "resource", "outcome", "reason"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r["time"], r["audit_id"], r["remediation"], r["resource_id"], r["outcome"], r["reason"]
+        )
+    return table
+
+
+@app.command()
+def audit(
+    resource_id: Annotated[str | None, typer.Option("--resource-id")] = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    debug: DebugOpt = False,
+) -> None:
+    """List audit records, newest first."""
+    from configguard_cli.auditlog import list_records
+
+    def body() -> None:
+        records = list_records(_factory(region, endpoint_url, profile), resource_id=resource_id)
+        _emit(records, fmt, None, _records_table(records, "configguard audit"))
+
+    _run(debug, body)
+
+
+@local_app.command("up")
+def local_up(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 4566,
+) -> None:
+    """Run the stand-in in the foreground until Ctrl-C or SIGTERM."""
+    from configguard_cli.local.standin import StandIn
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with StandIn(port=port) as standin:
+        resources = standin.provision()
+        console.print(f"configguard stand-in listening on [bold]{standin.url}[/bold]")
+        console.print("Use it from another shell with:")
+        for key, value in sorted(standin.environ().items()):
+            console.print(f"  export {key}={value}", highlight=False)
+        console.print(f"Provisioned: {resources}", highlight=False)
+        sys.stdout.flush()
+        stop.wait()
+    console.print("stand-in stopped")
+
+
+@app.command()
+def catalogue(
+    check: Annotated[bool, typer.Option("--check", help="Fail if docs/rules.md is stale.")] = False,
+) -> None:
+    """Regenerate docs/rules.md from the registry."""
+    from configguard_cli import catalogue as cat
+
+    if check:
+        if not cat.CATALOGUE.exists() or cat.CATALOGUE.read_text() != cat.render():
+            err.print("docs/rules.md is stale: run `configguard catalogue`")
+            raise typer.Exit(1)
+        return
+    console.print(f"wrote {cat.write()}")
+
+
+@app.command()
+def demo() -> None:
+    """The main job: rule -> compliance change -> fix -> audit -> re-evaluation, locally."""
+    from configguard_cli.demo import run_demo
+
+    wide = console if console.is_terminal else Console(width=140)
+    raise typer.Exit(run_demo(wide))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""lambda-reserved-concurrency: functions have function-level reserved concurrency.
+
+Data: `supplementaryConfiguration.Concurrency.reservedConcurrentExecutions` from the
+CI; lambda:GetFunctionConcurrency only when the CI lacks that block. Oversized
+notifications are inflated with lambda:GetFunction by the rule base.
+
+Scenarios:
+  Given a CI carrying reserved concurrency 10 and no bounds,
+    When evaluated, Then COMPLIANT and no Lambda API call is made.
+  Given a CI without the concurrency block and a function with reserved concurrency 20,
+    When evaluated, Then the rule reads GetFunctionConcurrency and is COMPLIANT.
+  Given a function with no reserved concurrency,
+    When evaluated, Then NON_COMPLIANT.
+  Given bounds ConcurrencyLimitLow=5 / ConcurrencyLimitHigh=50 and reserved concurrency 100,
+    When evaluated, Then NON_COMPLIANT (above the high bound).
+  Given bounds ConcurrencyLimitLow=5 and reserved concurrency 2,
+    When evaluated, Then NON_COMPLIANT (below the low bound).
+  Given a ResourceDeleted configuration item, When evaluated, Then NOT_APPLICABLE.
+  Given eventLeftScope true, When evaluated, Then NOT_APPLICABLE.
+  Given an oversized notification for an existing function,
+    When evaluated, Then the function is read from the Lambda API and evaluated.
+  Given an oversized notification for a function that is gone, Then NOT_APPLICABLE.
+  Given a CI of another resource type, When evaluated, Then NOT_APPLICABLE.
+  Given invalid parameters (low above high, or an unknown name),
+    When invoked, Then it fails with a clear error and reports nothing.
+  Given AccessDenied on GetFunctionConcurrency,
+    When invoked, Then the invocation fails visibly and reports nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rdklib import Evaluation
+
+from configguard import checks
+from configguard.parameters import LambdaReservedConcurrencyParameters
+from configguard.registry import RULES
+from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
+from configguard.verdict import Verdict
+
+_MISSING = object()
+
+
+def reserved_from_ci(configuration_item: dict[str, Any]) -> int | object | None:
+    """The reserved concurrency in the CI, None if unset, _MISSING if the CI lacks it."""
+    supplementary = configuration_item.get("supplementaryConfiguration") or {}
+    concurrency = supplementary.get("Concurrency")
+    if isinstance(concurrency, str):  # Config sometimes serialises supplementary items
+        concurrency = json.loads(concurrency)
+    if not isinstance(concurrency, dict) or "reservedConcurrentExecutions" not in concurrency:
+        return _MISSING
+    value = concurrency["reservedConcurrentExecutions"]
+    return None if value is None else int(value)
+
+
+def read_reserved(lambda_client: Any, function_name: str) -> int | object | None:
+    """GetFunctionConcurrency; _MISSING when the function no longer exists."""
+    try:
+        response = lambda_client.get_function_concurrency(FunctionName=function_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return _MISSING
+        raise
+    value = response.get("ReservedConcurrentExecutions")
+    return None if value is None else int(value)
+
+
+def evaluate(
+    configuration_item: dict[str, Any],
+    params: LambdaReservedConcurrencyParameters,
+    lambda_client: Any,
+) -> Verdict:
+    """The verdict for one function's CI."""
+    reserved = reserved_from_ci(configuration_item)
+    if reserved is _MISSING:
+        reserved = read_reserved(lambda_client, configuration_item["resourceId"])
+        if reserved is _MISSING:
+            return Verdict.not_applicable("The function no longer exists.")
+    assert reserved is None or isinstance(reserved, int)
+    return checks.reserved_concurrency(
+        reserved, params.concurrency_limit_low, params.concurrency_limit_high
+    )
+
+
+class LambdaReservedConcurrency(GuardRule):
+    spec = RULES["lambda-reserved-concurrency"]
+
+    def evaluate_change(
+        self,
+        event: dict[str, Any] | None,
+        client_factory: RuleClients,
+        configuration_item: dict[str, Any],
+        valid_rule_parameters: LambdaReservedConcurrencyParameters,
+    ) -> list[Evaluation]:
+        lambda_client = client_factory.build_client("lambda")
+        return [evaluation(evaluate(configuration_item, valid_rule_parameters, lambda_client))]
+
+
+lambda_handler = rule_handler(LambdaReservedConcurrency)

@@ -1,0 +1,139 @@
+"""Audit records: what configguard did (or chose not to do), to what, and why.
+
+Every record is redacted before it leaves the process, then written to the
+DynamoDB audit table, a structured log line, the on-call topic and EMF metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from configguard import settings
+from configguard.clients import ClientFactory
+from configguard.observability import logger, metrics
+from configguard.redact import redact, redact_text
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DRY_RUN = "dry-run"
+    SKIPPED = "skipped"
+    REFUSED = "refused"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+
+# Outcomes that page nobody: nothing changed and nothing needs a human.
+_QUIET = frozenset({Outcome.SKIPPED, Outcome.DUPLICATE})
+_METRIC = {
+    Outcome.APPLIED: "RemediationsApplied",
+    Outcome.DRY_RUN: "RemediationsDryRun",
+    Outcome.SKIPPED: "RemediationsSkipped",
+    Outcome.REFUSED: "RemediationsRefused",
+    Outcome.BLOCKED: "RemediationsBlocked",
+    Outcome.FAILED: "RemediationsFailed",
+    Outcome.DUPLICATE: "RemediationsDuplicate",
+}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_audit_id() -> str:
+    """Time-ordered and unique: 13 hex digits of epoch ms plus 48 random bits."""
+    millis = int(datetime.now(UTC).timestamp() * 1000)
+    return f"{millis:013x}-{secrets.token_hex(6)}"
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
+    audit_id: str = Field(default_factory=new_audit_id)
+    time: str = Field(default_factory=utc_now)
+    actor: str
+    source: str
+    event_id: str
+    remediation: str
+    rule: str
+    resource_type: str
+    resource_id: str
+    resource_arn: str | None = None
+    account_id: str
+    region: str
+    action: str = ""
+    mode: str = ""
+    outcome: Outcome = Outcome.FAILED
+    reason: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    error: str | None = None
+    related_audit_id: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    def safe(self) -> dict[str, Any]:
+        """The record as plain data with every secret value redacted."""
+        data = self.model_dump(mode="json")
+        data["before"] = redact(data["before"])
+        data["after"] = redact(data["after"])
+        for key in ("reason", "error"):
+            if data[key]:
+                data[key] = redact_text(str(data[key]))
+        data["notes"] = [redact_text(n) for n in data["notes"]]
+        return data
+
+    def summary(self) -> str:
+        return f"[configguard] {self.outcome} {self.remediation} on {self.resource_id}"[:100]
+
+
+def write(record: AuditRecord, factory: ClientFactory) -> dict[str, Any]:
+    """Persist the record everywhere it belongs; returns the redacted form.
+
+    The table write is mandatory (an audit that cannot be stored is an error);
+    SNS is best effort and its failure is logged and noted in the record.
+    """
+    data = record.safe()
+    logger.info("audit record", extra={"audit": data})
+    metrics.add_metric(name=_METRIC[Outcome(record.outcome)], unit=MetricUnit.Count, value=1)
+    factory.client("dynamodb").put_item(
+        TableName=settings.require(settings.AUDIT_TABLE),
+        Item={
+            "AuditId": {"S": data["audit_id"]},
+            "Time": {"S": data["time"]},
+            "ResourceId": {"S": data["resource_id"]},
+            "Rule": {"S": data["rule"]},
+            "Remediation": {"S": data["remediation"]},
+            "Outcome": {"S": data["outcome"]},
+            "AccountId": {"S": data["account_id"]},
+            "Record": {"S": json.dumps(data, sort_keys=True)},
+        },
+        ConditionExpression="attribute_not_exists(AuditId)",
+    )
+    if Outcome(record.outcome) not in _QUIET:
+        topic = settings.optional(settings.ONCALL_TOPIC, "")
+        if topic:
+            try:
+                factory.client("sns").publish(
+                    TopicArn=topic,
+                    Subject=record.summary(),
+                    Message=json.dumps(data, sort_keys=True),
+                )
+            except Exception as exc:
+                logger.warning(
+                    "on-call notification failed", extra={"error": redact_text(str(exc))}
+                )
+    return data
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored record (DynamoDB item, low-level shape) back as plain data."""
+    record: dict[str, Any] = json.loads(item["Record"]["S"])
+    return record

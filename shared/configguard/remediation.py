@@ -1,0 +1,342 @@
+"""The remediation engine shared by every fix.
+
+Pipeline for each request (fail closed: an error in a gate changes nothing and
+leaves a record saying why):
+
+  kill switch -> mode (off | dry-run | apply) -> [idempotency] -> re-read live state
+  -> opt-out tag -> already compliant? -> plan (may refuse) -> dry-run stops here
+  -> apply -> read back and verify -> tag -> audit record everywhere
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore.exceptions import ClientError
+
+from configguard import audit, settings
+from configguard.audit import AuditRecord, Outcome
+from configguard.clients import ClientFactory, default_factory
+from configguard.observability import logger, metrics, tracer
+from configguard.redact import redact_text
+from configguard.registry import RemediationSpec
+from configguard.triggers import RemediationRequest, parse_requests
+
+MODES = ("off", "dry-run", "apply")
+KILL_SWITCH_OFF = "off"
+KILL_SWITCH_ON = "on"
+
+
+class GateError(RuntimeError):
+    """A gate could not decide; the engine fails closed."""
+
+
+class Refusal(Exception):
+    """The fix will not act, for a reason the on-call engineer should read."""
+
+
+class RemediationFailedError(RuntimeError):
+    """The fix was attempted and did not leave the resource compliant."""
+
+
+StateT = TypeVar("StateT")
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FixContext:
+    factory: ClientFactory
+    request: RemediationRequest
+    notes: list[str] = field(default_factory=list)
+
+
+class Remediation(ABC, Generic[StateT]):
+    """One fix. Subclasses set `spec` and implement the five steps."""
+
+    spec: ClassVar[RemediationSpec]
+
+    @abstractmethod
+    def read(self, ctx: FixContext) -> StateT | None:
+        """The live state of the resource; None if it no longer exists."""
+
+    @abstractmethod
+    def tags(self, state: StateT) -> dict[str, str]: ...
+
+    @abstractmethod
+    def resource_arn(self, state: StateT) -> str: ...
+
+    @abstractmethod
+    def compliance_reason(self, state: StateT) -> str | None:
+        """None when compliant, else why the resource is still noncompliant."""
+
+    @abstractmethod
+    def plan(self, ctx: FixContext, state: StateT) -> Plan:
+        """What would change; raise Refusal when it must not."""
+
+    @abstractmethod
+    def apply(self, ctx: FixContext, state: StateT, plan: Plan) -> None: ...
+
+    def verify(self, state: StateT, plan: Plan) -> str | None:
+        """None when the read-back state shows the change took effect."""
+        return self.compliance_reason(state)
+
+    @abstractmethod
+    def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None: ...
+
+
+def _ssm_provider(factory: ClientFactory) -> SSMProvider:
+    return SSMProvider(boto3_client=factory.client("ssm"))
+
+
+def kill_switch_engaged(factory: ClientFactory) -> bool:
+    """True when the global kill switch halts all fixes. Unreadable means engaged."""
+    name = settings.optional(settings.KILL_SWITCH_PARAMETER, settings.DEFAULT_KILL_SWITCH_PARAMETER)
+    try:
+        value = str(_ssm_provider(factory).get(name)).strip().lower()
+    except Exception as exc:
+        raise GateError(f"kill switch {name} unreadable: {redact_text(str(exc))[:200]}") from exc
+    if value not in (KILL_SWITCH_OFF, KILL_SWITCH_ON):
+        raise GateError(f"kill switch {name} has unexpected value {value[:20]!r}")
+    return value == KILL_SWITCH_ON
+
+
+def resolve_mode(factory: ClientFactory, spec: RemediationSpec) -> str:
+    """SSM override `<prefix>/remediations/<name>/mode` wins over the stack setting."""
+    prefix = settings.optional(settings.SETTINGS_PREFIX, settings.DEFAULT_SETTINGS_PREFIX)
+    name = f"{prefix.rstrip('/')}/remediations/{spec.name}/mode"
+    mode: str | None = None
+    try:
+        mode = str(_ssm_provider(factory).get(name)).strip().lower()
+    except Exception as exc:
+        # Powertools wraps the SDK error; the original is the implicit context.
+        cause = exc.__cause__ or exc.__context__ or exc
+        code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else ""
+        if code != "ParameterNotFound":
+            raise GateError(
+                f"mode override {name} unreadable: {redact_text(str(exc))[:200]}"
+            ) from exc
+    if mode is None:
+        mode = settings.optional(settings.REMEDIATION_MODE, spec.default_mode).strip().lower()
+    if mode not in MODES:
+        raise GateError(f"remediation mode {mode[:20]!r} is not one of {', '.join(MODES)}")
+    return mode
+
+
+def opted_out(tags: dict[str, str]) -> bool:
+    key = settings.optional(settings.OPT_OUT_TAG, settings.DEFAULT_OPT_OUT_TAG)
+    return tags.get(key, "").strip().lower() == "false"
+
+
+class Engine:
+    """Runs one Remediation for every request in an event."""
+
+    def __init__(self, fix: Remediation[Any], factory: ClientFactory | None = None) -> None:
+        self.fix = fix
+        self.spec = fix.spec
+        self._factory = factory
+
+    @property
+    def factory(self) -> ClientFactory:
+        return self._factory or default_factory()
+
+    def handle(self, event: Any) -> list[dict[str, Any]]:
+        requests = parse_requests(self.spec, event)
+        results = [self.run(request) for request in requests]
+        failed = [r for r in results if r["outcome"] == Outcome.FAILED]
+        if failed:
+            raise RemediationFailedError(
+                f"{self.spec.name} failed on {len(failed)} resource(s); "
+                f"audit ids: {', '.join(r['audit_id'] for r in failed)}"
+            )
+        return results
+
+    def _record(self, request: RemediationRequest, mode: str = "") -> AuditRecord:
+        return AuditRecord(
+            actor=request.actor,
+            source=request.source,
+            event_id=request.event_id,
+            remediation=self.spec.name,
+            rule=request.rule,
+            resource_type=request.resource_type,
+            resource_id=request.resource_id,
+            account_id=request.account_id,
+            region=request.region,
+            mode=mode,
+        )
+
+    def run(self, request: RemediationRequest) -> dict[str, Any]:
+        factory = self.factory
+        try:
+            if kill_switch_engaged(factory):
+                record = self._record(request)
+                record.outcome, record.reason = Outcome.BLOCKED, "The global kill switch is on."
+                return audit.write(record, factory)
+            mode = resolve_mode(factory, self.spec)
+        except GateError as exc:
+            record = self._record(request)
+            record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
+            return audit.write(record, factory)
+        if mode == "off":
+            record = self._record(request, mode)
+            record.outcome, record.reason = Outcome.BLOCKED, "The remediation mode is off."
+            return audit.write(record, factory)
+        effective = "dry-run" if request.dry_run else mode
+        return self._idempotent(request, effective)
+
+    def _idempotent(self, request: RemediationRequest, mode: str) -> dict[str, Any]:
+        factory = self.factory
+        duplicate_of: list[dict[str, Any]] = []
+        started: list[bool] = []
+
+        def on_duplicate(response: Any, idempotent_data: Any) -> Any:
+            duplicate_of.append(response)
+            return response
+
+        persistence = DynamoDBPersistenceLayer(
+            table_name=settings.require(settings.IDEMPOTENCY_TABLE),
+            boto3_client=factory.client("dynamodb"),
+        )
+        config = IdempotencyConfig(
+            event_key_jmespath="key", raise_on_no_idempotency_key=True, response_hook=on_duplicate
+        )
+
+        @idempotent_function(  # type: ignore[untyped-decorator]
+            data_keyword_argument="job", persistence_store=persistence, config=config
+        )
+        def execute(job: dict[str, Any]) -> dict[str, Any]:
+            started.append(True)
+            return self._execute(request, mode)
+
+        key = "|".join(
+            (
+                self.spec.name,
+                request.account_id,
+                request.region,
+                request.resource_id,
+                request.evaluation_time,
+                mode,
+            )
+        )
+        job = {"key": hashlib.sha256(key.encode()).hexdigest()}
+        try:
+            result: dict[str, Any] = execute(job=job)
+        except IdempotencyAlreadyInProgressError:
+            record = self._record(request, mode)
+            record.outcome = Outcome.DUPLICATE
+            record.reason = "The same request is being processed by another invocation."
+            return audit.write(record, factory)
+        except IdempotencyPersistenceLayerError as exc:
+            if started:
+                raise
+            record = self._record(request, mode)
+            record.outcome = Outcome.BLOCKED
+            record.reason = f"Failed closed: idempotency store unavailable ({type(exc).__name__})."
+            return audit.write(record, factory)
+        if duplicate_of:
+            record = self._record(request, mode)
+            record.outcome = Outcome.DUPLICATE
+            record.reason = f"Already handled (outcome {result.get('outcome')})."
+            record.related_audit_id = result.get("audit_id")
+            return audit.write(record, factory)
+        return result
+
+    def _execute(self, request: RemediationRequest, mode: str) -> dict[str, Any]:
+        factory = self.factory
+        record = self._record(request, mode)
+        ctx = FixContext(factory=factory, request=request)
+        try:
+            self._pipeline(ctx, record, mode)
+        except Refusal as exc:
+            record.outcome, record.reason = Outcome.REFUSED, str(exc)
+        except Exception as exc:
+            record.outcome = Outcome.FAILED
+            record.error = f"{type(exc).__name__}: {redact_text(str(exc))[:1000]}"
+            record.notes.extend(ctx.notes)
+            data = audit.write(record, factory)
+            raise RemediationFailedError(
+                f"{self.spec.name} failed on {request.resource_id} (audit {data['audit_id']})"
+            ) from exc
+        record.notes.extend(ctx.notes)
+        return audit.write(record, factory)
+
+    def _pipeline(self, ctx: FixContext, record: AuditRecord, mode: str) -> None:
+        fix = self.fix
+        state = fix.read(ctx)
+        if state is None:
+            record.outcome, record.reason = Outcome.SKIPPED, "The resource no longer exists."
+            return
+        record.resource_arn = fix.resource_arn(state)
+        if opted_out(fix.tags(state)):
+            record.outcome = Outcome.SKIPPED
+            record.reason = "The resource opted out with configguard:auto-remediate=false."
+            return
+        still = fix.compliance_reason(state)
+        if still is None:
+            record.outcome, record.reason = Outcome.SKIPPED, "The resource is already compliant."
+            return
+        plan = fix.plan(ctx, state)
+        record.action, record.before, record.after = plan.action, plan.before, plan.after
+        if mode == "dry-run":
+            record.outcome = Outcome.DRY_RUN
+            record.reason = f"Dry run: would {plan.action}. Noncompliant because: {still}"
+            return
+        fix.apply(ctx, state, plan)
+        after = fix.read(ctx)
+        problem = "the resource disappeared" if after is None else fix.verify(after, plan)
+        if problem is not None:
+            raise RemediationFailedError(f"verification failed after {plan.action}: {problem}")
+        record.outcome = Outcome.APPLIED
+        record.reason = f"Applied {plan.action}; verified compliant. Was: {still}"
+        try:
+            fix.tag_resource(
+                ctx, record.resource_arn, {settings.LAST_REMEDIATION_TAG: record.audit_id}
+            )
+        except ClientError as exc:
+            ctx.notes.append(f"tagging failed: {exc.response.get('Error', {}).get('Code')}")
+
+
+def remediation_handler(
+    fix_cls: type[Remediation[Any]],
+) -> Callable[[Any, Any], dict[str, Any]]:
+    """The Lambda entry point for a fix class."""
+    engine = Engine(fix_cls())
+    name = fix_cls.spec.name
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True, correlation_id_path="id")
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        metrics.add_dimension(name="remediation", value=name)
+        logger.append_keys(remediation=name)
+        try:
+            results = engine.handle(event)
+        except Exception as exc:
+            logger.error(
+                "remediation failed",
+                extra={"error_type": type(exc).__name__, "detail": redact_text(str(exc))[:500]},
+            )
+            raise
+        return {"remediation": name, "results": results}
+
+    return handler

@@ -1,0 +1,316 @@
+"""A thin base over rdklib's ConfigRule / Evaluator that closes rdklib's sharp edges.
+
+What it changes, and why:
+- the event is validated up front; missing `eventLeftScope`, `notificationCreationTime`
+  or `recordVersion` are tolerated, anything malformed raises `InvalidEventError`;
+- clients come from configguard's factory (endpoint settings, adaptive retries); the
+  function's own role is used unless `AssumeRoleMode` / `ExecutionRoleName` say otherwise;
+- deleted, out-of-scope and vanished resources are NOT_APPLICABLE;
+- oversized notifications are inflated from the service API;
+- evaluations go out in batches of 100 and an empty batch is never sent;
+- a rule that cannot evaluate fails the invocation, logs a structured error and emits
+  an `EvaluationErrors` metric, instead of rdklib's silent error dict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from rdklib import ClientFactory as RdkClientFactory
+from rdklib import ConfigRule, Evaluation, Evaluator
+
+from configguard import cibuilder
+from configguard.clients import ClientFactory, default_factory
+from configguard.observability import logger, metrics, tracer
+from configguard.parameters import RuleParameters, parse_parameters
+from configguard.redact import redact_text
+from configguard.registry import RuleSpec
+from configguard.verdict import Compliance, Verdict, annotation
+
+PUT_EVALUATIONS_BATCH = 100
+TEST_MODE_TOKEN = "TESTMODE"  # noqa: S105 - Config's documented test token, not a secret
+CHANGE_MESSAGES = frozenset(
+    {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"}
+)
+SCHEDULED_MESSAGE = "ScheduledNotification"
+NOT_APPLICABLE_STATUSES = frozenset(
+    {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
+)
+
+
+class InvalidEventError(ValueError):
+    """The invocation is not a well-formed Config rule event."""
+
+
+class EvaluationError(RuntimeError):
+    """The rule could not evaluate; nothing was reported as compliant."""
+
+
+class ConfigRuleInvocation(BaseModel):
+    """The fields of a Config custom-rule invocation that configguard relies on."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    invokingEvent: str
+    resultToken: str
+    configRuleName: str
+    ruleParameters: str | None = None
+    eventLeftScope: bool = False
+    executionRoleArn: str | None = None
+    accountId: str | None = None
+
+
+def _loads_object(raw: str | None, what: str) -> dict[str, Any]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidEventError(f"{what} is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise InvalidEventError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_invocation(
+    event: object,
+) -> tuple[ConfigRuleInvocation, dict[str, Any], dict[str, Any]]:
+    """Validate a raw event: (invocation, invoking event, raw rule parameters)."""
+    if not isinstance(event, dict):
+        raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
+    try:
+        invocation = ConfigRuleInvocation.model_validate(event)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise InvalidEventError(f"not a Config rule event: bad or missing {fields}") from None
+    invoking = _loads_object(invocation.invokingEvent, "invokingEvent")
+    message_type = invoking.get("messageType")
+    if not isinstance(message_type, str):
+        raise InvalidEventError("invokingEvent has no messageType")
+    if message_type not in CHANGE_MESSAGES and message_type != SCHEDULED_MESSAGE:
+        raise InvalidEventError(f"unknown messageType {message_type[:80]!r}")
+    return invocation, invoking, _loads_object(invocation.ruleParameters, "ruleParameters")
+
+
+class RuleClients(RdkClientFactory):  # type: ignore[misc]
+    """rdklib's client-factory interface, served by configguard's factory."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        super().__init__(role_arn=None, region=factory.region, assume_role_mode=False)
+        self.factory = factory
+
+    def build_client(
+        self, service: str, region: str | None = None, assume_role_mode: bool = True
+    ) -> Any:
+        return self.factory.client(service, region)
+
+
+def evaluation(
+    verdict: Verdict, resource_id: str | None = None, resource_type: str | None = None
+) -> Evaluation:
+    """An rdklib Evaluation with a safe annotation."""
+    return Evaluation(str(verdict.compliance), resource_id, resource_type, verdict.annotation)
+
+
+class GuardRule(ConfigRule):  # type: ignore[misc]
+    """Base for every configguard rule: subclasses set `spec` and implement evaluate_*."""
+
+    spec: ClassVar[RuleSpec]
+    # Vanished resources are handled by the rules themselves, without extra Config calls.
+    delete_old_evaluations_on_scheduled_notification = False
+
+    def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
+        return parse_parameters(self.spec.parameters, rule_parameters)
+
+
+def execution_role_arn(invocation: ConfigRuleInvocation, params: RuleParameters) -> str | None:
+    """The role to assume, following rdklib's ExecutionRoleName / AssumeRoleMode semantics."""
+    base = invocation.executionRoleArn
+    if params.execution_role_name:
+        if not base or "/" not in base:
+            raise InvalidEventError(
+                "ExecutionRoleName is set but the event has no executionRoleArn"
+            )
+        return f"{base.split('/')[0]}/{params.execution_role_name}"
+    if params.assume_role_mode:
+        if not base:
+            raise InvalidEventError("AssumeRoleMode is true but the event has no executionRoleArn")
+        return base
+    return None
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def deliver(config: Any, result_token: str, evaluations: list[dict[str, Any]]) -> int:
+    """PutEvaluations in batches of 100; never an empty call."""
+    for batch in _chunks(evaluations, PUT_EVALUATIONS_BATCH):
+        response = config.put_evaluations(
+            Evaluations=batch,
+            ResultToken=result_token,
+            TestMode=result_token == TEST_MODE_TOKEN,
+        )
+        failed = response.get("FailedEvaluations") or []
+        if failed:
+            raise EvaluationError(f"Config rejected {len(failed)} of {len(batch)} evaluations")
+    return len(evaluations)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+class GuardEvaluator(Evaluator):  # type: ignore[misc]
+    """rdklib's Evaluator, with configguard's event handling and error visibility."""
+
+    def __init__(self, rule: GuardRule, factory: ClientFactory | None = None) -> None:
+        super().__init__(rule, list(rule.spec.resource_types))
+        self.rule = rule
+        self._factory = factory
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        invocation, invoking, raw_params = parse_invocation(event)
+        params = self.rule.evaluate_parameters(raw_params)
+        factory = self._factory or default_factory()
+        role_arn = execution_role_arn(invocation, params)
+        if role_arn:
+            factory = factory.assume(role_arn, session_name="configguard-rule")
+        clients = RuleClients(factory)
+        try:
+            evaluations = self._evaluate(event, invocation, invoking, clients, params)
+            delivered = deliver(factory.client("config"), invocation.resultToken, evaluations)
+        except ClientError as exc:
+            code = _error_code(exc)
+            raise EvaluationError(
+                f"{self.rule.spec.name} could not evaluate: {code} from "
+                f"{exc.operation_name}; nothing was reported"
+            ) from exc
+        counts: dict[str, int] = {}
+        for item in evaluations:
+            counts[item["ComplianceType"]] = counts.get(item["ComplianceType"], 0) + 1
+        for compliance, count in counts.items():
+            metrics.add_metric(name=f"Evaluations{compliance}", unit=MetricUnit.Count, value=count)
+        return {"rule": self.rule.spec.name, "delivered": delivered, "compliance": counts}
+
+    def _evaluate(
+        self,
+        event: dict[str, Any],
+        invocation: ConfigRuleInvocation,
+        invoking: dict[str, Any],
+        clients: RuleClients,
+        params: RuleParameters,
+    ) -> list[dict[str, Any]]:
+        if invoking["messageType"] == SCHEDULED_MESSAGE:
+            results = self.rule.evaluate_periodic(event, clients, params)
+            stamp = str(invoking.get("notificationCreationTime") or "")
+            if not stamp:
+                raise InvalidEventError("ScheduledNotification has no notificationCreationTime")
+            return [self._to_json(item, stamp) for item in results]
+
+        item, summary = self._configuration_item(invoking)
+        resource_type = str(summary.get("resourceType") or "")
+        resource_id = str(summary.get("resourceId") or "")
+        stamp = str(
+            summary.get("configurationItemCaptureTime")
+            or invoking.get("notificationCreationTime")
+            or ""
+        )
+        if not resource_type or not resource_id or not stamp:
+            raise InvalidEventError(
+                "configuration item lacks resourceType, resourceId or capture time"
+            )
+        verdict = self._applicability(invocation, summary)
+        if verdict is None and item is None:
+            item = cibuilder.read(clients.factory, resource_type, resource_id)
+            if item is None:
+                verdict = Verdict.not_applicable("The resource no longer exists.")
+        if verdict is not None:
+            results = [evaluation(verdict)]
+        else:
+            results = self.rule.evaluate_change(event, clients, item, params)
+        return [self._to_json(r, stamp, resource_id, resource_type) for r in results]
+
+    @staticmethod
+    def _configuration_item(
+        invoking: dict[str, Any],
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(full CI or None when oversized, the fields that identify it)."""
+        if invoking["messageType"] == "OversizedConfigurationItemChangeNotification":
+            summary = invoking.get("configurationItemSummary")
+            if not isinstance(summary, dict):
+                raise InvalidEventError("oversized notification has no configurationItemSummary")
+            return None, summary
+        item = invoking.get("configurationItem")
+        if not isinstance(item, dict):
+            raise InvalidEventError("change notification has no configurationItem")
+        return item, item
+
+    def _applicability(
+        self, invocation: ConfigRuleInvocation, summary: dict[str, Any]
+    ) -> Verdict | None:
+        if invocation.eventLeftScope:
+            return Verdict.not_applicable("The resource left the rule's scope.")
+        status = summary.get("configurationItemStatus")
+        if status in NOT_APPLICABLE_STATUSES:
+            return Verdict.not_applicable(f"Configuration item status is {status}.")
+        if summary.get("resourceType") not in self.rule.spec.resource_types:
+            return Verdict.not_applicable(
+                f"{str(summary.get('resourceType'))[:80]} is not evaluated by this rule."
+            )
+        return None
+
+    @staticmethod
+    def _to_json(
+        item: Evaluation,
+        stamp: str,
+        resource_id: str | None = None,
+        resource_type: str | None = None,
+    ) -> dict[str, Any]:
+        if not isinstance(item, Evaluation):
+            raise EvaluationError(f"rule returned {type(item).__name__}, not an Evaluation")
+        if item.complianceType not in {c.value for c in Compliance}:
+            raise EvaluationError(f"invalid compliance type {item.complianceType!r}")
+        out: dict[str, Any] = {
+            "ComplianceResourceId": item.complianceResourceId or resource_id,
+            "ComplianceResourceType": item.complianceResourceType or resource_type,
+            "ComplianceType": item.complianceType,
+            "OrderingTimestamp": item.orderingTimestamp or stamp,
+        }
+        if not out["ComplianceResourceId"] or not out["ComplianceResourceType"]:
+            raise EvaluationError("an evaluation lacks its resource id or type")
+        if item.annotation:
+            out["Annotation"] = annotation(item.annotation)
+        return out
+
+
+def rule_handler(rule_cls: type[GuardRule]) -> Callable[[Any, Any], dict[str, Any]]:
+    """The Lambda entry point for a rule class: observability around GuardEvaluator."""
+    evaluator = GuardEvaluator(rule_cls())
+    name = rule_cls.spec.name
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        metrics.add_dimension(name="rule", value=name)
+        logger.append_keys(rule=name)
+        try:
+            result = evaluator.handle(event, context)
+        except Exception as exc:
+            metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=1)
+            logger.error(
+                "evaluation failed",
+                extra={"error_type": type(exc).__name__, "detail": redact_text(str(exc))[:500]},
+            )
+            raise
+        logger.info("evaluation delivered", extra=result)
+        return result
+
+    return handler

@@ -1,0 +1,147 @@
+"""Shared fixtures: one stand-in server per test worker, reset before each test."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configguard.clients import ClientFactory, default_factory, reset_default_factory
+from configguard_cli.events import config_change_event, context_for
+from configguard_cli.local.standin import StandIn
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[StandIn]:
+    with StandIn(region=REGION, account_id=ACCOUNT) as server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    standin_server.reset()
+    for key, value in standin_server.environ().items():
+        monkeypatch.setenv(key, value)
+    reset_default_factory()
+    yield standin_server
+    reset_default_factory()
+
+
+@pytest.fixture
+def factory(standin: StandIn) -> ClientFactory:
+    """The same factory (and cached clients) the handlers use."""
+    return default_factory()
+
+
+def function_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    return buffer.getvalue()
+
+
+def make_role(factory: ClientFactory, name: str = "app-role") -> str:
+    iam = factory.client("iam")
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return str(
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+    )
+
+
+def make_function(
+    factory: ClientFactory,
+    name: str,
+    *,
+    reserved: int | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    lam = factory.client("lambda")
+    created = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=make_role(factory),
+        Handler="app.handler",
+        Code={"ZipFile": function_zip()},
+        Tags=tags or {},
+    )
+    if reserved is not None:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+    return dict(created)
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / relative).read_text()))
+
+
+def change_event(
+    standin: StandIn, rule: str, item: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    return config_change_event(rule, item, standin.issue_result_token(rule), **kwargs)
+
+
+def lambda_context(name: str) -> Any:
+    return context_for(name, ACCOUNT, REGION)
+
+
+class CallCounter:
+    """Counts AWS API calls made through a client, by operation name."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[str] = []
+        client.meta.events.register("before-call.*.*", self._count)
+        self._client = client
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def close(self) -> None:
+        self._client.meta.events.unregister("before-call.*.*", self._count)
+
+
+@pytest.fixture
+def lambda_calls(factory: ClientFactory) -> Iterator[CallCounter]:
+    counter = CallCounter(factory.client("lambda"))
+    yield counter
+    counter.close()
+
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Everything the configguard Powertools logger writes during the test, as JSON lines."""
+    import logging
+
+    from configguard.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
