@@ -146,7 +146,8 @@ def test_duplicate_event_causes_one_change(standin, factory):
 
 def test_unreserved_concurrency_floor_refuses(standin, factory):
     make_function(factory, FN)
-    gapfills.set_lambda_concurrency_quota(ACCOUNT, REGION, 155)  # floor is 100 + 50
+    # quota 160 - 5 reserved by configguard's own rule function = 155 unreserved; floor 100 + 50
+    gapfills.set_lambda_concurrency_quota(ACCOUNT, REGION, 160)
     record = run(config_event())
     assert record["outcome"] == "refused"
     assert "would leave 145 unreserved" in record["reason"] and "floor of 150" in record["reason"]

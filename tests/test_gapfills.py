@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws  # noqa: TID251
-from moto.server import ThreadedMotoServer  # noqa: TID251
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from configguard_cli.local import gapfills
 
@@ -177,7 +177,7 @@ def receive_all(aws: Clients, queue_url: str) -> list[dict[str, Any]]:
 
 
 def test_install_is_idempotent() -> None:
-    from moto.awslambda import urls  # noqa: TID251
+    from moto.awslambda import urls
 
     gapfills.install()
     before = dict(urls.url_paths)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from configguard import registry
 
@@ -36,3 +39,23 @@ def rule_module(name: str) -> ModuleType:
 
 def remediation_module(name: str) -> ModuleType:
     return _load(REMEDIATIONS_DIR, registry.remediation(name).module, "configguard_remediations")
+
+
+def invoke(handler: Any, event: dict[str, Any], context: Any) -> Any:
+    """Call a handler in-process, sending its own logs and EMF lines to stderr.
+
+    In Lambda those lines go to CloudWatch Logs; on a terminal they must not mix
+    with the command's output (e.g. `--format json`).
+    """
+    from configguard.observability import logger
+
+    log_handler = logger.registered_handler
+    previous = getattr(log_handler, "stream", None)
+    if isinstance(log_handler, logging.StreamHandler):
+        log_handler.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return handler(event, context)
+    finally:
+        if isinstance(log_handler, logging.StreamHandler) and previous is not None:
+            log_handler.setStream(previous)

@@ -143,7 +143,7 @@ def fix(
 ) -> None:
     """Run the paired remediation through its real handler and print the audit record."""
     from configguard_cli.events import context_for, fix_request_event
-    from configguard_cli.handlers import remediation_module
+    from configguard_cli.handlers import invoke, remediation_module
 
     def body() -> None:
         spec = registry.remediation_for_rule(rule)
@@ -162,9 +162,8 @@ def fix(
         )
         handler = remediation_module(spec.name).lambda_handler
         try:
-            result = handler(
-                event, context_for(f"configguard-{spec.name}", account, event["region"])
-            )
+            context = context_for(f"configguard-{spec.name}", account, event["region"])
+            result = invoke(handler, event, context)
             records = result["results"]
         except Exception as exc:
             from configguard.remediation import RemediationFailedError

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -332,6 +333,7 @@ def remediation_handler(
         try:
             results = engine.handle(event)
         except Exception as exc:
+            metrics.add_metric(name="RemediationErrors", unit=MetricUnit.Count, value=1)
             logger.error(
                 "remediation failed",
                 extra={"error_type": type(exc).__name__, "detail": redact_text(str(exc))[:500]},

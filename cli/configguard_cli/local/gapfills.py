@@ -21,23 +21,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.awslambda import urls as lambda_urls  # noqa: TID251
-from moto.awslambda.exceptions import (  # noqa: TID251
+from moto.awslambda import urls as lambda_urls
+from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
 )
-from moto.awslambda.models import LambdaBackend, lambda_backends  # noqa: TID251
-from moto.awslambda.responses import LambdaResponse  # noqa: TID251
-from moto.awslambda.utils import get_backend as get_lambda_backend  # noqa: TID251
-from moto.config.exceptions import (  # noqa: TID251
+from moto.awslambda.models import LambdaBackend, lambda_backends
+from moto.awslambda.responses import LambdaResponse
+from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.config.exceptions import (
     InvalidNextTokenException,
     InvalidParameterValueException,
     InvalidResultTokenException,
     NoSuchConfigRuleException,
     ValidationException,
 )
-from moto.config.models import ConfigBackend, config_backends  # noqa: TID251
-from moto.config.responses import ConfigResponse  # noqa: TID251
-from moto.events.models import events_backends  # noqa: TID251
+from moto.config.models import ConfigBackend, config_backends
+from moto.config.responses import ConfigResponse
+from moto.events.models import events_backends
 
 __all__ = [
     "DEFAULT_LAMBDA_CONCURRENCY_QUOTA",
@@ -156,7 +156,7 @@ def _patch(owner: type, name: str, func: Callable[..., Any]) -> None:
 def _lambda_backend_dicts() -> Iterator[Any]:
     yield lambda_backends
     try:
-        from moto.awslambda_simple.models import lambda_simple_backends  # noqa: TID251
+        from moto.awslambda_simple.models import lambda_simple_backends
     except ImportError:  # pragma: no cover - depends on the moto build
         return
     yield lambda_simple_backends

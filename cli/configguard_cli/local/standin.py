@@ -85,6 +85,9 @@ class StackResources:
     dispatch_queue_url: str
 
 
+RULE_FUNCTION_CONCURRENCY = 5  # ReservedConcurrentExecutions of rule functions
+
+
 def _stub_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -142,7 +145,7 @@ class StandIn:
         """Install the gap-fills, start moto's server and wait until it answers."""
         if self._server is not None:
             return self
-        from moto.server import ThreadedMotoServer  # noqa: TID251
+        from moto.server import ThreadedMotoServer
 
         gapfills.install()
         if self._quiet:
@@ -423,6 +426,10 @@ class StandIn:
             Handler="handler.lambda_handler",
             Code={"ZipFile": _stub_zip()},
             Description=f"configguard rule {spec.name} (local stand-in placeholder)",
+        )
+        # Mirror template.yaml: every configguard function reserves its own concurrency.
+        awslambda.put_function_concurrency(
+            FunctionName=name, ReservedConcurrentExecutions=RULE_FUNCTION_CONCURRENCY
         )
         return str(created["FunctionArn"])
 
