@@ -20,6 +20,7 @@ from cfnlint.decode import cfn_yaml
 
 from configguard import registry, settings
 from configguard.registry import RemediationSpec, RuleSpec, Trigger
+from configguard.remediation import MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -324,8 +325,8 @@ def test_remediation_environment(template: Template, spec: RemediationSpec) -> N
     assert variables[settings.OPT_OUT_TAG] == settings.DEFAULT_OPT_OUT_TAG
 
     mode = parameters[str(_target(variables[settings.REMEDIATION_MODE]))]
-    assert set(mode["AllowedValues"]) == {"off", "dry-run", "apply"}
-    assert mode["Default"] in mode["AllowedValues"]
+    assert set(mode["AllowedValues"]) == set(MODES)
+    assert mode["Default"] == spec.default_mode
     for name in (settings.DEFAULT_CONCURRENCY, settings.UNRESERVED_MARGIN):
         assert parameters[str(_target(variables[name]))]["Type"] == "Number"
 
