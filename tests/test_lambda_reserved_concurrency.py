@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from conftest import change_event, lambda_context, load_event, make_function
@@ -140,9 +141,9 @@ def test_other_resource_type_is_not_applicable(standin, factory):
     make_function(factory, "orders-api")
     event = load_event("lambda_reserved_concurrency/change-no-reserved-concurrency.json")
     event = with_token(standin, event)
-    invoking = __import__("json").loads(event["invokingEvent"])
+    invoking = json.loads(event["invokingEvent"])
     invoking["configurationItem"]["resourceType"] = "AWS::S3::Bucket"
-    event["invokingEvent"] = __import__("json").dumps(invoking)
+    event["invokingEvent"] = json.dumps(invoking)
     handler(event, CTX)
     assert results(factory)["orders-api"][0] == "NOT_APPLICABLE"
 
@@ -176,7 +177,11 @@ def test_access_denied_fails_visibly_and_reports_nothing(standin, factory, capfd
         handler(change_event(standin, RULE, item), CTX)
     assert results(factory) == {}
     assert '"EvaluationErrors"' in capfd.readouterr().out  # EMF metric
-    assert '"evaluation failed"' in log_output.getvalue()  # structured log line
+    line = next(
+        json.loads(raw) for raw in log_output.getvalue().splitlines() if "evaluation failed" in raw
+    )
+    assert line["level"] == "ERROR" and line["error_type"] == "EvaluationError"
+    assert len(line["correlation_id"]) == 16
 
 
 @pytest.mark.parametrize(

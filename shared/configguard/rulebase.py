@@ -14,6 +14,7 @@ What it changes, and why:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -301,6 +302,10 @@ def rule_handler(rule_cls: type[GuardRule]) -> Callable[[Any, Any], dict[str, An
     def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_dimension(name="rule", value=name)
         logger.append_keys(rule=name)
+        token = event.get("resultToken") if isinstance(event, dict) else None
+        if isinstance(token, str):
+            # One id per Config invocation, without logging the token itself.
+            logger.set_correlation_id(hashlib.sha256(token.encode()).hexdigest()[:16])
         try:
             result = evaluator.handle(event, context)
         except Exception as exc:
