@@ -14,7 +14,7 @@ import pytest
 
 from configguard.clients import ClientFactory, default_factory, reset_default_factory
 from configguard_cli.events import config_change_event, context_for
-from configguard_cli.local.standin import StandIn
+from configguard_cli.local.standin import LAMBDA_TRUST_POLICY, StandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -57,18 +57,10 @@ def make_role(factory: ClientFactory, name: str = "app-role") -> str:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         pass
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     return str(
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))[
+            "Role"
+        ]["Arn"]
     )
 
 

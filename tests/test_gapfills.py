@@ -19,6 +19,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from configguard_cli.local import gapfills
+from configguard_cli.local.standin import LAMBDA_TRUST_POLICY
 
 pytestmark = pytest.mark.server
 
@@ -84,19 +85,9 @@ def make_function(aws: Clients, name: str, region: str = REGION) -> str:
     try:
         role_arn = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
     except ClientError:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role_arn = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(trust))[
-            "Role"
-        ]["Arn"]
+        role_arn = iam.create_role(
+            RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY)
+        )["Role"]["Arn"]
     created = aws("lambda", region).create_function(
         FunctionName=name,
         Runtime="python3.13",

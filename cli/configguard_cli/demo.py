@@ -7,6 +7,7 @@ apply) -> audit note -> re-evaluation.
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 import zipfile
@@ -22,7 +23,7 @@ from configguard.clients import ClientFactory, reset_default_factory
 from configguard_cli.auditlog import list_records
 from configguard_cli.events import config_change_event, context_for
 from configguard_cli.handlers import remediation_module, rule_module
-from configguard_cli.local.standin import StandIn
+from configguard_cli.local.standin import LAMBDA_TRUST_POLICY, StandIn
 
 RULE = "lambda-reserved-concurrency"
 FIX = "add-concurrency-limit"
@@ -75,10 +76,7 @@ def seed(factory: ClientFactory) -> None:
     iam = factory.client("iam")
     role = iam.create_role(
         RoleName="demo-app-role",
-        AssumeRolePolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
-            '{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
-        ),
+        AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
     )["Role"]["Arn"]
     lam = factory.client("lambda")
     code = _zip()

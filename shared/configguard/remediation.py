@@ -161,9 +161,9 @@ class Engine:
     def factory(self) -> ClientFactory:
         return self._factory or default_factory()
 
-    def handle(self, event: Any) -> list[dict[str, Any]]:
+    def handle(self, event: Any, context: Any = None) -> list[dict[str, Any]]:
         requests = parse_requests(self.spec, event)
-        results = [self.run(request) for request in requests]
+        results = [self.run(request, context) for request in requests]
         failed = [r for r in results if r["outcome"] == Outcome.FAILED]
         if failed:
             raise RemediationFailedError(
@@ -186,7 +186,7 @@ class Engine:
             mode=mode,
         )
 
-    def run(self, request: RemediationRequest) -> dict[str, Any]:
+    def run(self, request: RemediationRequest, context: Any = None) -> dict[str, Any]:
         factory = self.factory
         try:
             if kill_switch_engaged(factory):
@@ -203,9 +203,11 @@ class Engine:
             record.outcome, record.reason = Outcome.BLOCKED, "The remediation mode is off."
             return audit.write(record, factory)
         effective = "dry-run" if request.dry_run else mode
-        return self._idempotent(request, effective)
+        return self._idempotent(request, effective, context)
 
-    def _idempotent(self, request: RemediationRequest, mode: str) -> dict[str, Any]:
+    def _idempotent(
+        self, request: RemediationRequest, mode: str, context: Any = None
+    ) -> dict[str, Any]:
         factory = self.factory
         duplicate_of: list[dict[str, Any]] = []
         started: list[bool] = []
@@ -221,6 +223,9 @@ class Engine:
         config = IdempotencyConfig(
             event_key_jmespath="key", raise_on_no_idempotency_key=True, response_hook=on_duplicate
         )
+        if context is not None:
+            # In-progress records then expire with the invocation's own timeout.
+            config.register_lambda_context(context)
 
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="job", persistence_store=persistence, config=config
@@ -331,7 +336,7 @@ def remediation_handler(
         metrics.add_dimension(name="remediation", value=name)
         logger.append_keys(remediation=name)
         try:
-            results = engine.handle(event)
+            results = engine.handle(event, context)
         except Exception as exc:
             metrics.add_metric(name="RemediationErrors", unit=MetricUnit.Count, value=1)
             logger.error(

@@ -51,7 +51,7 @@ UNRESERVED_MARGIN = "50"
 DUMMY_CREDENTIAL = "testing"
 _HOST = "127.0.0.1"
 _READY_TIMEOUT = 10.0
-_TRUST_POLICY = {
+LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -406,7 +406,7 @@ class StandIn:
                 raise
         created = iam.create_role(
             RoleName=FUNCTION_ROLE_NAME,
-            AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY),
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
             Description="configguard stand-in function role",
         )
         return str(created["Role"]["Arn"])
