@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ import pytest
 
 from configguard.clients import ClientFactory, default_factory, reset_default_factory
 from configguard_cli.events import config_change_event, context_for
-from configguard_cli.local.standin import LAMBDA_TRUST_POLICY, StandIn
+from configguard_cli.local import seed
+from configguard_cli.local.standin import StandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -44,26 +44,6 @@ def factory(standin: StandIn) -> ClientFactory:
     return default_factory()
 
 
-def function_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
-    return buffer.getvalue()
-
-
-def make_role(factory: ClientFactory, name: str = "app-role") -> str:
-    iam = factory.client("iam")
-    try:
-        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
-    except iam.exceptions.NoSuchEntityException:
-        pass
-    return str(
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))[
-            "Role"
-        ]["Arn"]
-    )
-
-
 def make_function(
     factory: ClientFactory,
     name: str,
@@ -71,18 +51,8 @@ def make_function(
     reserved: int | None = None,
     tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    lam = factory.client("lambda")
-    created = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=make_role(factory),
-        Handler="app.handler",
-        Code={"ZipFile": function_zip()},
-        Tags=tags or {},
-    )
-    if reserved is not None:
-        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-    return dict(created)
+    role = seed.ensure_lambda_role(factory.client("iam"), "app-role")
+    return seed.create_function(factory.client("lambda"), name, role, reserved=reserved, tags=tags)
 
 
 def load_event(relative: str) -> dict[str, Any]:

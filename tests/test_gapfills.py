@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import random
-import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,8 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from configguard_cli.local import gapfills
-from configguard_cli.local.standin import LAMBDA_TRUST_POLICY
+from configguard_cli.local import gapfills, seed
 
 pytestmark = pytest.mark.server
 
@@ -73,29 +70,9 @@ def aws(server_url: str, account_id: str) -> Clients:
     return make
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
-    return buffer.getvalue()
-
-
 def make_function(aws: Clients, name: str, region: str = REGION) -> str:
-    iam = aws("iam")
-    try:
-        role_arn = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
-    except ClientError:
-        role_arn = iam.create_role(
-            RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY)
-        )["Role"]["Arn"]
-    created = aws("lambda", region).create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=role_arn,
-        Handler="handler.lambda_handler",
-        Code={"ZipFile": _zip()},
-    )
-    return str(created["FunctionArn"])
+    role_arn = seed.ensure_lambda_role(aws("iam"), "fn-role")
+    return str(seed.create_function(aws("lambda", region), name, role_arn)["FunctionArn"])
 
 
 def make_rule(aws: Clients, name: str) -> None:

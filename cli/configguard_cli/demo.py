@@ -6,11 +6,8 @@ apply) -> audit note -> re-evaluation.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,10 +17,13 @@ from rich.table import Table
 
 from configguard import cibuilder, registry, settings
 from configguard.clients import ClientFactory, reset_default_factory
+from configguard_cli import render
 from configguard_cli.auditlog import list_records
 from configguard_cli.events import config_change_event, context_for
 from configguard_cli.handlers import remediation_module, rule_module
-from configguard_cli.local.standin import LAMBDA_TRUST_POLICY, StandIn
+from configguard_cli.local import seed
+from configguard_cli.local.standin import StandIn
+from configguard_cli.render import records_table
 
 RULE = "lambda-reserved-concurrency"
 FIX = "add-concurrency-limit"
@@ -65,32 +65,11 @@ def quiet_function_logs() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return 'ok'\n")
-    return buffer.getvalue()
-
-
-def seed(factory: ClientFactory) -> None:
-    iam = factory.client("iam")
-    role = iam.create_role(
-        RoleName="demo-app-role",
-        AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-    )["Role"]["Arn"]
+def seed_account(factory: ClientFactory) -> None:
+    role = seed.ensure_lambda_role(factory.client("iam"), "demo-app-role")
     lam = factory.client("lambda")
-    code = _zip()
     for name, (reserved, tags) in SEED.items():
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.13",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": code},
-            Tags=tags,
-        )
-        if reserved is not None:
-            lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+        seed.create_function(lam, name, role, reserved=reserved, tags=tags)
 
 
 def evaluate_all(standin: StandIn, factory: ClientFactory) -> dict[str, tuple[str, str]]:
@@ -135,11 +114,6 @@ def remediate(standin: StandIn, events: list[dict[str, Any]]) -> list[dict[str, 
     return records
 
 
-def _colour(compliance: str) -> str:
-    colour = {"COMPLIANT": "green", "NON_COMPLIANT": "red"}.get(compliance, "dim")
-    return f"[{colour}]{compliance}[/{colour}]"
-
-
 def run_demo(console: Console) -> int:
     started = time.monotonic()
     console.rule("[bold]configguard demo[/bold]: rule -> fix -> audit, on the embedded stand-in")
@@ -149,7 +123,7 @@ def run_demo(console: Console) -> int:
         env = standin.environ() | {"POWERTOOLS_METRICS_DISABLED": "true"}
         with environment(env), quiet_function_logs():
             factory = ClientFactory(region=standin.region)
-            seed(factory)
+            seed_account(factory)
             console.print(f"1. Stand-in on {standin.url}; seeded {len(SEED)} functions.")
 
             before = evaluate_all(standin, factory)
@@ -159,7 +133,7 @@ def run_demo(console: Console) -> int:
                 table.add_column(column)
             for name in SEED:
                 compliance, note = before[name]
-                table.add_row(name, _colour(compliance), note)
+                table.add_row(name, render.compliance(compliance), note)
             console.print(table)
 
             events = standin.drain_dispatch()
@@ -171,12 +145,12 @@ def run_demo(console: Console) -> int:
             set_mode(factory, "dry-run")
             dry = remediate(standin, events)
             console.print("4. Dry run (mode dry-run): nothing changes.")
-            _print_records(console, dry)
+            console.print(records_table(dry))
 
             set_mode(factory, "apply")
             applied = remediate(standin, events)
             console.print("5. Apply:")
-            _print_records(console, applied)
+            console.print(records_table(applied))
 
             after = evaluate_all(standin, factory)
             console.print("6. Re-evaluated:")
@@ -188,14 +162,14 @@ def run_demo(console: Console) -> int:
                 record = last.get(name)
                 table.add_row(
                     name,
-                    _colour(before[name][0]),
-                    _colour(after[name][0]),
+                    render.compliance(before[name][0]),
+                    render.compliance(after[name][0]),
                     f"{record['outcome']} ({record['audit_id']})" if record else "-",
                 )
             console.print(table)
 
             console.print("7. Audit notes (newest first):")
-            _print_records(console, list_records(factory))
+            console.print(records_table(list_records(factory)))
             fixed = [n for n in SEED if before[n][0] != after[n][0]]
             expected = {
                 n
@@ -207,18 +181,6 @@ def run_demo(console: Console) -> int:
     status = "[green]OK[/green]" if ok else "[red]UNEXPECTED RESULT[/red]"
     console.print(f"{status}: fixed {len(fixed)} of {len(SEED)} functions in {elapsed:.1f} s.")
     return 0 if ok else 1
-
-
-def _print_records(console: Console, records: list[dict[str, Any]]) -> None:
-    table = Table()
-    table.add_column("audit id", no_wrap=True)
-    table.add_column("resource", no_wrap=True)
-    table.add_column("mode", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("reason")
-    for r in records:
-        table.add_row(r["audit_id"], r["resource_id"], r["mode"], r["outcome"], r["reason"])
-    console.print(table)
 
 
 assert registry.rule(RULE).remediation == FIX

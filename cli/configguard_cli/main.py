@@ -18,6 +18,8 @@ from rich.table import Table
 
 from configguard import registry
 from configguard.clients import ClientFactory, reset_default_factory
+from configguard_cli import render
+from configguard_cli.render import records_table
 
 app = typer.Typer(
     add_completion=False,
@@ -119,10 +121,7 @@ def scan(
         for column in ("rule", "resource", "compliance", "annotation"):
             table.add_column(column)
         for f in findings:
-            colour = {"COMPLIANT": "green", "NON_COMPLIANT": "red"}.get(f.compliance, "dim")
-            table.add_row(
-                f.rule, f.resource_id, f"[{colour}]{f.compliance}[/{colour}]", f.annotation
-            )
+            table.add_row(f.rule, f.resource_id, render.compliance(f.compliance), f.annotation)
         _emit([f.as_json() for f in findings], fmt, output, table)
 
     _run(debug, body)
@@ -142,6 +141,7 @@ def fix(
     debug: DebugOpt = False,
 ) -> None:
     """Run the paired remediation through its real handler and print the audit record."""
+    from configguard.remediation import RemediationFailedError
     from configguard_cli.events import context_for, fix_request_event
     from configguard_cli.handlers import invoke, remediation_module
 
@@ -161,30 +161,14 @@ def fix(
             dry_run=dry_run,
         )
         handler = remediation_module(spec.name).lambda_handler
+        context = context_for(f"configguard-{spec.name}", account, event["region"])
         try:
-            context = context_for(f"configguard-{spec.name}", account, event["region"])
-            result = invoke(handler, event, context)
-            records = result["results"]
-        except Exception as exc:
-            from configguard.remediation import RemediationFailedError
-
-            if not isinstance(exc, RemediationFailedError):
-                raise
+            records = invoke(handler, event, context)["results"]
+        except RemediationFailedError as exc:
             raise CliError(str(exc)) from None
-        _emit(records, fmt, None, _records_table(records, "configguard fix"))
+        _emit(records, fmt, None, records_table(records, "configguard fix"))
 
     _run(debug, body)
-
-
-def _records_table(records: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("time", "audit id", "remediation", "resource", "outcome", "reason"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(
-            r["time"], r["audit_id"], r["remediation"], r["resource_id"], r["outcome"], r["reason"]
-        )
-    return table
 
 
 @app.command()
@@ -201,7 +185,7 @@ def audit(
 
     def body() -> None:
         records = list_records(_factory(region, endpoint_url, profile), resource_id=resource_id)
-        _emit(records, fmt, None, _records_table(records, "configguard audit"))
+        _emit(records, fmt, None, records_table(records, "configguard audit"))
 
     _run(debug, body)
 
@@ -248,7 +232,7 @@ def demo() -> None:
     """The main job: rule -> compliance change -> fix -> audit -> re-evaluation, locally."""
     from configguard_cli.demo import run_demo
 
-    wide = console if console.is_terminal else Console(width=140)
+    wide = console if console.is_terminal else Console(width=160)
     raise typer.Exit(run_demo(wide))
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -32,7 +31,7 @@ from botocore.exceptions import ClientError
 from configguard import audit, settings
 from configguard.audit import AuditRecord, Outcome
 from configguard.clients import ClientFactory, default_factory
-from configguard.observability import logger, metrics, tracer
+from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.redact import redact_text
 from configguard.registry import RemediationSpec
 from configguard.triggers import RemediationRequest, parse_requests
@@ -338,11 +337,7 @@ def remediation_handler(
         try:
             results = engine.handle(event, context)
         except Exception as exc:
-            metrics.add_metric(name="RemediationErrors", unit=MetricUnit.Count, value=1)
-            logger.error(
-                "remediation failed",
-                extra={"error_type": type(exc).__name__, "detail": redact_text(str(exc))[:500]},
-            )
+            record_failure("RemediationErrors", "remediation failed", exc)
             raise
         return {"remediation": name, "results": results}
 

@@ -27,9 +27,8 @@ from rdklib import ConfigRule, Evaluation, Evaluator
 
 from configguard import cibuilder
 from configguard.clients import ClientFactory, default_factory
-from configguard.observability import logger, metrics, tracer
+from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.parameters import RuleParameters, parse_parameters
-from configguard.redact import redact_text
 from configguard.registry import RuleSpec
 from configguard.verdict import Compliance, Verdict, annotation
 
@@ -309,11 +308,7 @@ def rule_handler(rule_cls: type[GuardRule]) -> Callable[[Any, Any], dict[str, An
         try:
             result = evaluator.handle(event, context)
         except Exception as exc:
-            metrics.add_metric(name="EvaluationErrors", unit=MetricUnit.Count, value=1)
-            logger.error(
-                "evaluation failed",
-                extra={"error_type": type(exc).__name__, "detail": redact_text(str(exc))[:500]},
-            )
+            record_failure("EvaluationErrors", "evaluation failed", exc)
             raise
         logger.info("evaluation delivered", extra=result)
         return result

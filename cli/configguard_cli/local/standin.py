@@ -9,12 +9,10 @@ queue instead of a Lambda target, which moto cannot invoke.
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import logging
 import os
 import time
-import zipfile
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -24,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from configguard import registry, settings
-from configguard_cli.local import gapfills
+from configguard_cli.local import gapfills, seed
 
 __all__ = [
     "AUDIT_TABLE_NAME",
@@ -45,22 +43,11 @@ KEY_ALIAS = "alias/configguard"
 WEB_ACL_NAME = "configguard-default"
 DISPATCH_QUEUE_NAME = "configguard-local-dispatch"
 FUNCTION_ROLE_NAME = "configguard-local-function"
-FUNCTION_RUNTIME = "python3.13"
 DEFAULT_RESERVED_CONCURRENCY = "10"
 UNRESERVED_MARGIN = "50"
 DUMMY_CREDENTIAL = "testing"
 _HOST = "127.0.0.1"
 _READY_TIMEOUT = 10.0
-LAMBDA_TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 _STUB_HANDLER = (
     '"""Stand-in placeholder: the local runner calls the real handler in-process."""\n\n\n'
     "def lambda_handler(event, context):\n"
@@ -86,13 +73,6 @@ class StackResources:
 
 
 RULE_FUNCTION_CONCURRENCY = 5  # ReservedConcurrentExecutions of rule functions
-
-
-def _stub_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("handler.py", _STUB_HANDLER)
-    return buffer.getvalue()
 
 
 def _error_code(exc: ClientError) -> str:
@@ -398,18 +378,9 @@ class StandIn:
         return str(created["Summary"]["ARN"])
 
     def _function_role_arn(self) -> str:
-        iam = self.client("iam")
-        try:
-            return str(iam.get_role(RoleName=FUNCTION_ROLE_NAME)["Role"]["Arn"])
-        except ClientError as exc:
-            if _error_code(exc) != "NoSuchEntity":
-                raise
-        created = iam.create_role(
-            RoleName=FUNCTION_ROLE_NAME,
-            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-            Description="configguard stand-in function role",
+        return seed.ensure_lambda_role(
+            self.client("iam"), FUNCTION_ROLE_NAME, "configguard stand-in function role"
         )
-        return str(created["Role"]["Arn"])
 
     def _rule_function_arn(self, spec: registry.RuleSpec, role_arn: str) -> str:
         awslambda = self.client("lambda")
@@ -419,17 +390,14 @@ class StandIn:
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
-        created = awslambda.create_function(
-            FunctionName=name,
-            Runtime=FUNCTION_RUNTIME,
-            Role=role_arn,
-            Handler="handler.lambda_handler",
-            Code={"ZipFile": _stub_zip()},
-            Description=f"configguard rule {spec.name} (local stand-in placeholder)",
-        )
         # Mirror template.yaml: every configguard function reserves its own concurrency.
-        awslambda.put_function_concurrency(
-            FunctionName=name, ReservedConcurrentExecutions=RULE_FUNCTION_CONCURRENCY
+        created = seed.create_function(
+            awslambda,
+            name,
+            role_arn,
+            reserved=RULE_FUNCTION_CONCURRENCY,
+            code=seed.function_zip(_STUB_HANDLER),
+            description=f"configguard rule {spec.name} (local stand-in placeholder)",
         )
         return str(created["FunctionArn"])
 
