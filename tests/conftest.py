@@ -50,9 +50,14 @@ def make_function(
     *,
     reserved: int | None = None,
     tags: dict[str, str] | None = None,
+    role: str = "app-role",
+    **settings: Any,
 ) -> dict[str, Any]:
-    role = seed.ensure_lambda_role(factory.client("iam"), "app-role")
-    return seed.create_function(factory.client("lambda"), name, role, reserved=reserved, tags=tags)
+    """A function in the stand-in; `settings` are further CreateFunction parameters."""
+    role_arn = seed.ensure_lambda_role(factory.client("iam"), role)
+    return seed.create_function(
+        factory.client("lambda"), name, role_arn, reserved=reserved, tags=tags, **settings
+    )
 
 
 def load_event(relative: str) -> dict[str, Any]:

@@ -146,8 +146,10 @@ def test_duplicate_event_causes_one_change(standin, factory):
 
 def test_unreserved_concurrency_floor_refuses(standin, factory):
     make_function(factory, FN)
-    # quota 160 - 5 reserved by configguard's own rule function = 155 unreserved; floor 100 + 50
-    gapfills.set_lambda_concurrency_quota(ACCOUNT, REGION, 160)
+    # configguard's own rule functions reserve some concurrency; leave 155 unreserved
+    own = factory.client("lambda").get_account_settings()["AccountLimit"]
+    taken = own["ConcurrentExecutions"] - own["UnreservedConcurrentExecutions"]
+    gapfills.set_lambda_concurrency_quota(ACCOUNT, REGION, taken + 155)
     record = run(config_event())
     assert record["outcome"] == "refused"
     assert "would leave 145 unreserved" in record["reason"] and "floor of 150" in record["reason"]

@@ -39,8 +39,13 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "lambda:GetAccountSettings",
+        "lambda:ListFunctions",
+        "ec2:DescribeSubnets",
     }
 )
+# Read-only IAM actions that may also name AWS managed policies (account "aws").
+AWS_MANAGED_POLICY_READS = frozenset({"iam:GetPolicy", "iam:GetPolicyVersion"})
+GLOBAL_SERVICES = frozenset({"iam"})
 CHANGE_MESSAGE_TYPES = {
     "ConfigurationItemChangeNotification",
     "OversizedConfigurationItemChangeNotification",
@@ -393,10 +398,14 @@ def test_role_resources_are_scoped(template: Template, spec: RuleSpec | Remediat
         (service,) = services
         if service in own:
             assert _references(resources) == own[service], f"{service} actions' resources"
+        region = "" if service in GLOBAL_SERVICES else "${AWS::Region}"
         for resource in resources:
             if isinstance(resource, dict) and "Fn::Sub" in resource:
                 arn = str(_as_list(resource["Fn::Sub"])[0])
-                assert arn.startswith(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:")
+                assert arn.startswith(f"arn:${{AWS::Partition}}:{service}:{region}:")
+                if arn.startswith("arn:${AWS::Partition}:iam::aws:policy/"):
+                    assert actions <= AWS_MANAGED_POLICY_READS, f"{sorted(actions)} on {arn}"
+                    continue
                 assert ":${AWS::AccountId}:" in arn, f"{arn} must be scoped to this account"
 
 

@@ -78,7 +78,7 @@ def _run(debug: bool, action: Any) -> Any:
         if debug:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        err.print(f"[red]error:[/red] {message}", highlight=False)
+        err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -107,24 +107,41 @@ def scan(
     profile: ProfileOpt = None,
     fmt: FormatOpt = Format.TABLE,
     output: Annotated[Path | None, typer.Option("--output", help="Write to a file.")] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Print API calls and resource counts to stderr.")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Evaluate live resources with the same rule code the Lambdas run."""
+    """Evaluate live resources with the same rule code the Lambdas run.
+
+    Exit code 0 when every resource was evaluated, 3 when some could not be (ERROR).
+    """
     from configguard_cli.scan import scan as run_scan
 
-    def body() -> None:
+    def body() -> int:
         names = rule or sorted(registry.RULES)
         for name in names:
             registry.rule(name)
-        findings = run_scan(_factory(region, endpoint_url, profile), names)
+        report = run_scan(_factory(region, endpoint_url, profile), names)
         table = Table(title="configguard scan")
         for column in ("rule", "resource", "compliance", "annotation"):
             table.add_column(column)
-        for f in findings:
+        for f in report.findings:
             table.add_row(f.rule, f.resource_id, render.compliance(f.compliance), f.annotation)
-        _emit([f.as_json() for f in findings], fmt, output, table)
+        _emit([f.as_json() for f in report.findings], fmt, output, table)
+        if stats:
+            sys.stderr.write(json.dumps(report.stats(), indent=2) + "\n")
+        if report.errors:
+            err.print(
+                f"[red]{len(report.errors)} evaluation(s) failed[/red]: see ERROR findings",
+                highlight=False,
+            )
+            return 3
+        return 0
 
-    _run(debug, body)
+    code = _run(debug, body)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -210,6 +227,35 @@ def local_up(
         sys.stdout.flush()
         stop.wait()
     console.print("stand-in stopped")
+
+
+@local_app.command("seed")
+def local_seed(
+    endpoint_url: Annotated[
+        str, typer.Option("--endpoint-url", help="The stand-in, e.g. http://127.0.0.1:4566.")
+    ],
+    region: RegionOpt = "us-east-1",
+    expect: Annotated[
+        Path | None, typer.Option("--expect", help="Write expected verdicts (JSON) here.")
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Create one function per rule scenario in the stand-in (refuses any other endpoint)."""
+    from urllib.parse import urlparse
+
+    from configguard_cli.local import scenarios
+
+    def body() -> None:
+        host = urlparse(endpoint_url).hostname
+        if host not in {"127.0.0.1", "localhost"}:
+            raise CliError("seed only runs against the local stand-in (127.0.0.1)")
+        table = scenarios.seed_all(_factory(region, endpoint_url, None))
+        if expect:
+            expect.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+        count = len(next(iter(table.values()), {}))
+        console.print(f"seeded {count} scenario functions ({scenarios.PREFIX}*)")
+
+    _run(debug, body)
 
 
 @app.command()

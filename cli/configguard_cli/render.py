@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-_COLOURS = {"COMPLIANT": "green", "NON_COMPLIANT": "red"}
+_COLOURS = {"COMPLIANT": "green", "NON_COMPLIANT": "red", "ERROR": "bold magenta"}
 
 
 def compliance(value: str) -> str:

@@ -1,16 +1,29 @@
-"""Evaluate live resources with the rules' own code: CIs from the builder, then evaluate."""
+"""Evaluate live resources with the rules' own code: CIs from the builder, then evaluate.
+
+One `Reads` cache serves the whole scan, so each resource type is listed once and
+each function, policy and role is read once however many rules look at it. A rule
+that cannot evaluate a resource yields an ERROR finding, never a verdict.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from rdklib import Evaluation
+
 from configguard import cibuilder, registry
 from configguard.clients import ClientFactory
-from configguard.rulebase import GuardRule, RuleClients
+from configguard.reads import Reads, error_code
+from configguard.registry import RuleSpec, Trigger
+from configguard.rulebase import EvaluationError, GuardRule, RuleClients
+from configguard.verdict import annotation
 from configguard_cli.handlers import rule_module
+
+ERROR = "ERROR"
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,30 @@ class Finding:
         return asdict(self)
 
 
+@dataclass
+class ScanReport:
+    """The findings, and what the scan cost in API calls."""
+
+    findings: list[Finding] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    resources: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.compliance == ERROR]
+
+    def stats(self) -> dict[str, Any]:
+        total = sum(self.api_calls.values())
+        functions = self.resources.get(registry.LAMBDA, 0)
+        return {
+            "resources": dict(self.resources),
+            "api_calls": dict(sorted(self.api_calls.items())),
+            "api_calls_total": total,
+            "api_calls_per_function": round(total / functions, 2) if functions else None,
+            "errors": len(self.errors),
+        }
+
+
 def rule_class(module: ModuleType, name: str) -> type[GuardRule]:
     for value in vars(module).values():
         if (
@@ -38,35 +75,88 @@ def rule_class(module: ModuleType, name: str) -> type[GuardRule]:
     raise LookupError(f"module {module.__name__} defines no rule class for {name}")
 
 
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"Could not evaluate: {error_code(exc)} from {exc.operation_name}."
+    return annotation(f"Could not evaluate: {exc}")
+
+
+def _findings(spec: RuleSpec, results: list[Evaluation], resource_type: str) -> list[Finding]:
+    return [
+        Finding(
+            rule=spec.name,
+            resource_type=r.complianceResourceType or resource_type,
+            resource_id=r.complianceResourceId or "",
+            compliance=r.complianceType,
+            annotation=r.annotation or "",
+            remediation=spec.remediation,
+        )
+        for r in results
+    ]
+
+
+_EXPECTED = (ClientError, BotoCoreError, EvaluationError, ValueError)
+
+
+def _scan_rule(
+    spec: RuleSpec,
+    clients: RuleClients,
+    items: Callable[[str], list[cibuilder.ConfigurationItem]],
+) -> list[Finding]:
+    rule = rule_class(rule_module(spec.name), spec.name)()
+    params = rule.evaluate_parameters({})
+    found: list[Finding] = []
+    if spec.trigger is Trigger.PERIODIC:
+        resource_type = spec.resource_types[0]
+        try:
+            results = rule.evaluate_periodic(None, clients, params)
+        except _EXPECTED as exc:
+            return [Finding(spec.name, resource_type, "*", ERROR, _failure(exc), spec.remediation)]
+        return _findings(spec, results, resource_type)
+    for resource_type in spec.resource_types:
+        for item in items(resource_type):
+            try:
+                results = rule.evaluate_change(None, clients, item, params)
+            except _EXPECTED as exc:
+                found.append(
+                    Finding(
+                        spec.name,
+                        resource_type,
+                        item["resourceId"],
+                        ERROR,
+                        _failure(exc),
+                        spec.remediation,
+                    )
+                )
+                continue
+            for result in results:
+                result.complianceResourceId = result.complianceResourceId or item["resourceId"]
+            found.extend(_findings(spec, results, resource_type))
+    return found
+
+
 def scan(
     factory: ClientFactory,
     rule_names: Iterable[str],
     *,
     progress: Callable[[str], None] | None = None,
-) -> list[Finding]:
-    """One finding per (rule, resource). Each resource type is listed once per scan."""
+) -> ScanReport:
+    """One finding per (rule, resource), sharing every read across rules."""
     specs = [registry.rule(name) for name in rule_names]
-    cis: dict[str, list[cibuilder.ConfigurationItem]] = {}
-    clients = RuleClients(factory)
-    findings: list[Finding] = []
+    reads = Reads(factory)
+    clients = RuleClients(factory, reads)
+    listed: dict[str, list[cibuilder.ConfigurationItem]] = {}
+
+    def items(resource_type: str) -> list[cibuilder.ConfigurationItem]:
+        if resource_type not in listed:
+            listed[resource_type] = list(cibuilder.list_items(reads, resource_type))
+        return listed[resource_type]
+
+    report = ScanReport()
     for spec in specs:
-        rule = rule_class(rule_module(spec.name), spec.name)()
-        params = rule.evaluate_parameters({})
-        for resource_type in spec.resource_types:
-            if resource_type not in cis:
-                cis[resource_type] = list(cibuilder.list_items(factory, resource_type))
-            for item in cis[resource_type]:
-                for result in rule.evaluate_change(None, clients, item, params):
-                    findings.append(
-                        Finding(
-                            rule=spec.name,
-                            resource_type=result.complianceResourceType or resource_type,
-                            resource_id=result.complianceResourceId or item["resourceId"],
-                            compliance=result.complianceType,
-                            annotation=result.annotation or "",
-                            remediation=spec.remediation,
-                        )
-                    )
-                if progress:
-                    progress(spec.name)
-    return findings
+        report.findings.extend(_scan_rule(spec, clients, items))
+        if progress:
+            progress(spec.name)
+    report.resources = {t: len(v) for t, v in listed.items()}
+    report.api_calls = dict(reads.calls)
+    return report

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from configguard.clients import ClientFactory
+from configguard.reads import Reads
 
 ConfigurationItem = dict[str, Any]
 
@@ -36,12 +35,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _not_found(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in {
-        "ResourceNotFoundException",
-        "NotFoundException",
-        "NoSuchEntity",
-    }
+Source = ClientFactory | Reads
+
+
+def reads_for(source: Source) -> Reads:
+    """The caller's read cache, or a fresh one over a bare factory."""
+    return source if isinstance(source, Reads) else Reads(source)
 
 
 def _arn_parts(arn: str) -> tuple[str, str]:
@@ -101,47 +100,41 @@ def lambda_function_ci(response: dict[str, Any]) -> ConfigurationItem:
     }
 
 
-def read_lambda_function(factory: ClientFactory, resource_id: str) -> ConfigurationItem | None:
+def read_lambda_function(reads: Reads, resource_id: str) -> ConfigurationItem | None:
     """Build one function's CI; None when the function no longer exists."""
-    try:
-        response = factory.client("lambda").get_function(FunctionName=resource_id)
-    except ClientError as exc:
-        if _not_found(exc):
-            return None
-        raise
-    return lambda_function_ci(response)
+    response = reads.function(resource_id)
+    return None if response is None else lambda_function_ci(response)
 
 
-def list_lambda_functions(factory: ClientFactory) -> Iterator[ConfigurationItem]:
+def list_lambda_functions(reads: Reads) -> Iterator[ConfigurationItem]:
     """CIs of every function in the Region, one GetFunction each after listing."""
-    paginator = factory.client("lambda").get_paginator("list_functions")
-    for page in paginator.paginate(PaginationConfig={"PageSize": 50}):
-        for function in page.get("Functions", []):
-            ci = read_lambda_function(factory, function["FunctionName"])
-            if ci is not None:
-                yield ci
+    for function in reads.functions():
+        ci = read_lambda_function(reads, function["FunctionName"])
+        if ci is not None:
+            yield ci
 
 
-Reader = Callable[[ClientFactory, str], ConfigurationItem | None]
-Lister = Callable[[ClientFactory], Iterator[ConfigurationItem]]
+Reader = Callable[[Reads, str], ConfigurationItem | None]
+Lister = Callable[[Reads], Iterator[ConfigurationItem]]
 
 BUILDERS: dict[str, tuple[Reader, Lister]] = {
     LAMBDA_FUNCTION: (read_lambda_function, list_lambda_functions),
 }
 
 
-def read(factory: ClientFactory, resource_type: str, resource_id: str) -> ConfigurationItem | None:
+def read(source: Source, resource_type: str, resource_id: str) -> ConfigurationItem | None:
     """The current CI of one resource, or None if it no longer exists."""
     try:
         reader, _ = BUILDERS[resource_type]
     except KeyError:
         raise UnsupportedResourceTypeError(resource_type) from None
-    return reader(factory, resource_id)
+    return reader(reads_for(source), resource_id)
 
 
-def list_items(factory: ClientFactory, resource_type: str) -> Iterator[ConfigurationItem]:
+def list_items(source: Source, resource_type: str) -> Iterator[ConfigurationItem]:
+    """The CIs of every resource of a type in the Region."""
     try:
         _, lister = BUILDERS[resource_type]
     except KeyError:
         raise UnsupportedResourceTypeError(resource_type) from None
-    return lister(factory)
+    return lister(reads_for(source))

@@ -7,13 +7,65 @@ template fails loudly instead of being ignored.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import json
+import re
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class InvalidRuleParametersError(ValueError):
     """ruleParameters did not validate against the rule's model."""
+
+
+def _split_list(value: Any) -> Any:
+    """Config passes lists as strings: a JSON array, or comma-separated items."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON array ({exc.msg})") from None
+        else:
+            return tuple(item.strip() for item in text.split(",") if item.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(item).strip() for item in value if str(item).strip())
+    return value
+
+
+def _split_mapping(value: Any) -> Any:
+    """A JSON object given as a string."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a valid JSON object ({exc.msg})") from None
+    return value
+
+
+StrList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
+"""A list parameter: `a,b,c` or `["a","b"]`."""
+
+
+def _regexes(values: tuple[str, ...], what: str) -> tuple[str, ...]:
+    for index, pattern in enumerate(values, start=1):
+        if len(pattern) > 512:
+            raise ValueError(f"{what} item {index} is longer than 512 characters")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{what} item {index} is not a valid regex ({exc.msg})") from None
+    return values
 
 
 class RuleParameters(BaseModel):
@@ -38,6 +90,68 @@ class LambdaReservedConcurrencyParameters(RuleParameters):
                 f"ConcurrencyLimitLow ({low}) must not exceed ConcurrencyLimitHigh ({high})"
             )
         return self
+
+
+class LambdaEnvNoPlaintextSecretsParameters(RuleParameters):
+    allowed_variables: StrList = Field(default=(), alias="AllowedVariables")
+    extra_patterns: StrList = Field(default=(), alias="ExtraPatterns")
+
+    @field_validator("allowed_variables")
+    @classmethod
+    def _allowed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _regexes(value, "AllowedVariables")
+
+    @field_validator("extra_patterns")
+    @classmethod
+    def _extra(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _regexes(value, "ExtraPatterns")
+
+
+class LambdaEnvCmkEncryptedParameters(RuleParameters):
+    kms_key_arns: StrList = Field(default=(), alias="KmsKeyArns")
+
+    @field_validator("kms_key_arns")
+    @classmethod
+    def _arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+", arn):
+                raise ValueError(f"KmsKeyArns: {arn[:120]!r} is not a KMS key ARN")
+        return value
+
+
+class LambdaPublicAccessProhibitedParameters(RuleParameters):
+    pass
+
+
+class LambdaRuntimeSupportedParameters(RuleParameters):
+    warning_days: int = Field(default=180, ge=0, le=3650, alias="WarningDays")
+    runtime_deprecations: Annotated[dict[str, date], BeforeValidator(_split_mapping)] = Field(
+        default_factory=dict, alias="RuntimeDeprecations"
+    )
+
+
+class LambdaAsyncFailureDestinationParameters(RuleParameters):
+    allowed_target_arns: StrList = Field(default=(), alias="AllowedTargetArns")
+
+
+class LambdaTracingActiveParameters(RuleParameters):
+    pass
+
+
+class LambdaInsideVpcParameters(RuleParameters):
+    required: bool = Field(default=False, alias="Required")
+    subnet_ids: StrList = Field(default=(), alias="SubnetIds")
+    min_availability_zones: int = Field(default=2, ge=1, le=6, alias="MinAvailabilityZones")
+
+
+class LambdaRoleLeastPrivilegeParameters(RuleParameters):
+    allowed_roles: StrList = Field(default=(), alias="AllowedRoles")
+    allowed_policies: StrList = Field(default=(), alias="AllowedPolicies")
+    allowed_actions: StrList = Field(default=(), alias="AllowedActions")
+
+
+class LambdaRoleNotSharedParameters(RuleParameters):
+    allowed_shared_roles: StrList = Field(default=(), alias="AllowedSharedRoles")
 
 
 ModelT = TypeVar("ModelT", bound=RuleParameters)

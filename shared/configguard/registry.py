@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from configguard.parameters import LambdaReservedConcurrencyParameters, RuleParameters
+from configguard import parameters as p
+from configguard.parameters import RuleParameters
+
+LAMBDA = "AWS::Lambda::Function"
 
 
 class Trigger(StrEnum):
@@ -97,10 +100,121 @@ RULES: dict[str, RuleSpec] = {
             ),
             resource_types=("AWS::Lambda::Function",),
             trigger=Trigger.CHANGE,
-            parameters=LambdaReservedConcurrencyParameters,
+            parameters=p.LambdaReservedConcurrencyParameters,
             permissions=("lambda:GetFunction", "lambda:GetFunctionConcurrency"),
             security_hub_control=None,
             remediation="add-concurrency-limit",
+        ),
+        RuleSpec(
+            name="lambda-env-no-plaintext-secrets",
+            description=(
+                "Lambda environment variables hold no plaintext secrets (access keys, "
+                "private keys, tokens, URL credentials, high-entropy values in "
+                "secret-named variables). Annotations name variables and kinds, never values."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaEnvNoPlaintextSecretsParameters,
+            permissions=("lambda:GetFunction", "lambda:GetFunctionConfiguration"),
+        ),
+        RuleSpec(
+            name="lambda-env-cmk-encrypted",
+            description=(
+                "Lambda functions with environment variables encrypt them with a "
+                "customer-managed KMS key, optionally one of KmsKeyArns."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaEnvCmkEncryptedParameters,
+            permissions=("lambda:GetFunction", "lambda:GetFunctionConfiguration"),
+        ),
+        RuleSpec(
+            name="lambda-public-access-prohibited",
+            description=(
+                "Lambda resource policies grant no public access: no unconditioned '*' "
+                "principal, no service principal without a source account or ARN, and no "
+                "function URL with auth type NONE."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaPublicAccessProhibitedParameters,
+            permissions=("lambda:GetFunction", "lambda:GetPolicy"),
+            security_hub_control="Lambda.1",
+        ),
+        RuleSpec(
+            name="lambda-runtime-supported",
+            description=(
+                "Lambda functions use a runtime that is not deprecated, nor within "
+                "WarningDays of its deprecation date. Container images are not applicable."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaRuntimeSupportedParameters,
+            permissions=("lambda:GetFunction",),
+            security_hub_control="Lambda.2",
+        ),
+        RuleSpec(
+            name="lambda-async-failure-destination",
+            description=(
+                "Lambda functions keep failed asynchronous events: a dead-letter queue or "
+                "an on-failure destination, optionally one of AllowedTargetArns."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaAsyncFailureDestinationParameters,
+            permissions=("lambda:GetFunction", "lambda:GetFunctionEventInvokeConfig"),
+        ),
+        RuleSpec(
+            name="lambda-tracing-active",
+            description="Lambda functions have AWS X-Ray active tracing.",
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaTracingActiveParameters,
+            permissions=("lambda:GetFunction",),
+            security_hub_control="Lambda.7",
+        ),
+        RuleSpec(
+            name="lambda-inside-vpc",
+            description=(
+                "Lambda functions run in a VPC when Required, in allowed SubnetIds, and "
+                "across at least MinAvailabilityZones Availability Zones."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaInsideVpcParameters,
+            permissions=("lambda:GetFunction", "ec2:DescribeSubnets"),
+            security_hub_control="Lambda.3, Lambda.5",
+        ),
+        RuleSpec(
+            name="lambda-role-least-privilege",
+            description=(
+                "Lambda execution roles hold no administrator-level access: no "
+                "AdministratorAccess / PowerUserAccess / IAMFullAccess, no Action '*', no "
+                "sensitive 'service:*' on '*', no iam:PassRole on '*'."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.CHANGE,
+            parameters=p.LambdaRoleLeastPrivilegeParameters,
+            permissions=(
+                "lambda:GetFunction",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+            ),
+        ),
+        RuleSpec(
+            name="lambda-role-not-shared",
+            description=(
+                "Each Lambda function has its own execution role: functions sharing a "
+                "role (outside AllowedSharedRoles) are NON_COMPLIANT."
+            ),
+            resource_types=(LAMBDA,),
+            trigger=Trigger.PERIODIC,
+            parameters=p.LambdaRoleNotSharedParameters,
+            permissions=("lambda:ListFunctions",),
+            maximum_execution_frequency="TwentyFour_Hours",
         ),
     )
 }
@@ -159,8 +273,13 @@ def remediation_for_rule(rule_name: str) -> RemediationSpec | None:
     return REMEDIATIONS[paired] if paired else None
 
 
+# Periodic rules clear results of resources that vanished since the last run.
+PERIODIC_RULE_PERMISSIONS: tuple[str, ...] = ("config:GetComplianceDetailsByConfigRule",)
+
+
 def rule_permissions(spec: RuleSpec) -> frozenset[str]:
-    return frozenset(spec.permissions) | frozenset(RULE_BASELINE_PERMISSIONS)
+    extra = PERIODIC_RULE_PERMISSIONS if spec.trigger is Trigger.PERIODIC else ()
+    return frozenset(spec.permissions) | frozenset(RULE_BASELINE_PERMISSIONS) | frozenset(extra)
 
 
 def remediation_permissions(spec: RemediationSpec) -> frozenset[str]:

@@ -29,6 +29,7 @@ from configguard import cibuilder
 from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.parameters import RuleParameters, parse_parameters
+from configguard.reads import Reads
 from configguard.registry import RuleSpec
 from configguard.verdict import Compliance, Verdict, annotation
 
@@ -100,9 +101,10 @@ def parse_invocation(
 class RuleClients(RdkClientFactory):  # type: ignore[misc]
     """rdklib's client-factory interface, served by configguard's factory."""
 
-    def __init__(self, factory: ClientFactory) -> None:
+    def __init__(self, factory: ClientFactory, reads: Reads | None = None) -> None:
         super().__init__(role_arn=None, region=factory.region, assume_role_mode=False)
         self.factory = factory
+        self.reads = reads if reads is not None else Reads(factory)
 
     def build_client(
         self, service: str, region: str | None = None, assume_role_mode: bool = True
@@ -142,6 +144,40 @@ def execution_role_arn(invocation: ConfigRuleInvocation, params: RuleParameters)
             raise InvalidEventError("AssumeRoleMode is true but the event has no executionRoleArn")
         return base
     return None
+
+
+def vanished(
+    config: Any, spec: RuleSpec, current: list[dict[str, Any]], stamp: str
+) -> list[dict[str, Any]]:
+    """NOT_APPLICABLE for resources a periodic run evaluated before but no longer sees.
+
+    Config keeps a periodic rule's old results for deleted resources. rdklib clears them
+    with the same read (GetComplianceDetailsByConfigRule); configguard does it here so
+    that a failed read fails the invocation instead of being swallowed.
+    """
+    seen = {(e["ComplianceResourceType"], e["ComplianceResourceId"]) for e in current}
+    stale: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"ConfigRuleName": spec.name, "Limit": 100}
+    while True:
+        page = config.get_compliance_details_by_config_rule(**kwargs)
+        for result in page.get("EvaluationResults", []):
+            qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+            key = (qualifier["ResourceType"], qualifier["ResourceId"])
+            if key in seen or result.get("ComplianceType") == "NOT_APPLICABLE":
+                continue
+            seen.add(key)
+            stale.append(
+                {
+                    "ComplianceResourceType": key[0],
+                    "ComplianceResourceId": key[1],
+                    "ComplianceType": "NOT_APPLICABLE",
+                    "OrderingTimestamp": stamp,
+                    "Annotation": "The resource no longer exists.",
+                }
+            )
+        if not page.get("NextToken"):
+            return stale
+        kwargs["NextToken"] = page["NextToken"]
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
@@ -208,11 +244,13 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
         params: RuleParameters,
     ) -> list[dict[str, Any]]:
         if invoking["messageType"] == SCHEDULED_MESSAGE:
-            results = self.rule.evaluate_periodic(event, clients, params)
             stamp = str(invoking.get("notificationCreationTime") or "")
             if not stamp:
                 raise InvalidEventError("ScheduledNotification has no notificationCreationTime")
-            return [self._to_json(item, stamp) for item in results]
+            results = self.rule.evaluate_periodic(event, clients, params)
+            current = [self._to_json(item, stamp) for item in results]
+            config = clients.factory.client("config")
+            return current + vanished(config, self.rule.spec, current, stamp)
 
         item, summary = self._configuration_item(invoking)
         resource_type = str(summary.get("resourceType") or "")
@@ -228,7 +266,7 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
             )
         verdict = self._applicability(invocation, summary)
         if verdict is None and item is None:
-            item = cibuilder.read(clients.factory, resource_type, resource_id)
+            item = cibuilder.read(clients.reads, resource_type, resource_id)
             if item is None:
                 verdict = Verdict.not_applicable("The resource no longer exists.")
         if verdict is not None:

@@ -25,7 +25,8 @@ from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
 )
-from moto.awslambda.models import LambdaBackend, lambda_backends
+from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
+from moto.awslambda.policy import Policy as LambdaPolicy
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.config.exceptions import (
@@ -271,6 +272,89 @@ def _install_lambda_account_settings() -> None:
     _patch(LambdaBackend, "get_account_settings", _lambda_get_account_settings)
     _patch(LambdaResponse, "get_account_settings", _lambda_response_get_account_settings)
     _patch(LambdaBackend, "put_function_concurrency", _lambda_put_function_concurrency)
+
+
+# ------------------------------------- (c) Lambda function configuration fields moto drops
+
+_DLQ_ATTR = "_configguard_dead_letter_target"
+
+
+def _wrap_function_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self: LambdaFunction, *args: Any, **kwargs: Any) -> None:
+        """CreateFunction keeps DeadLetterConfig (AWS Lambda API Reference, CreateFunction)."""
+        original(self, *args, **kwargs)
+        spec = kwargs.get("spec") if "spec" in kwargs else (args[1] if len(args) > 1 else {})
+        target = ((spec or {}).get("DeadLetterConfig") or {}).get("TargetArn")
+        self.__dict__[_DLQ_ATTR] = target or None
+
+    return __init__
+
+
+def _wrap_get_configuration(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+        """GetFunctionConfiguration carries DeadLetterConfig when a target is set."""
+        config: dict[str, Any] = original(self, on_create=on_create)
+        target = self.__dict__.get(_DLQ_ATTR)
+        if target:
+            config["DeadLetterConfig"] = {"TargetArn": target}
+        if not config.get("KMSKeyArn"):
+            config.pop("KMSKeyArn", None)
+        return config
+
+    return get_configuration
+
+
+def _wrap_update_configuration(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> Any:
+        """UpdateFunctionConfiguration applies DeadLetterConfig, TracingConfig and KMSKeyArn.
+
+        An empty TargetArn removes the queue and an empty KMSKeyArn returns the
+        environment to the AWS managed key, as in the AWS Lambda API Reference.
+        """
+        if "DeadLetterConfig" in config_updates:
+            target = (config_updates.get("DeadLetterConfig") or {}).get("TargetArn")
+            self.__dict__[_DLQ_ATTR] = target or None
+        if "TracingConfig" in config_updates:
+            mode = (config_updates.get("TracingConfig") or {}).get("Mode") or "PassThrough"
+            self.tracing_config = {"Mode": mode}
+        if "KMSKeyArn" in config_updates:
+            self.kms_key_arn = config_updates.get("KMSKeyArn") or None
+        return original(self, config_updates)
+
+    return update_configuration
+
+
+# ------------------------------------------- (d) Lambda AddPermission FunctionUrlAuthType
+
+
+def _wrap_decode_policy(original: Callable[..., Any]) -> Callable[..., Any]:
+    def decode_policy(self: LambdaPolicy, obj: dict[str, Any]) -> Any:
+        """AddPermission's FunctionUrlAuthType becomes a lambda:FunctionUrlAuthType condition.
+
+        AWS Lambda API Reference, AddPermission: the statement AWS writes for a function
+        URL grant carries {"StringEquals": {"lambda:FunctionUrlAuthType": <type>}}.
+        """
+        auth_type = obj.pop("FunctionUrlAuthType", None) if isinstance(obj, dict) else None
+        policy = original(self, obj)
+        if auth_type is not None and getattr(policy, "statements", None):
+            statement = policy.statements[0]
+            condition = statement.setdefault("Condition", {})
+            condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
+        return policy
+
+    return decode_policy
+
+
+def _install_lambda_configuration() -> None:
+    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+        (LambdaFunction, "__init__", _wrap_function_init),
+        (LambdaFunction, "get_configuration", _wrap_get_configuration),
+        (LambdaFunction, "update_configuration", _wrap_update_configuration),
+        (LambdaPolicy, "decode_policy", _wrap_decode_policy),
+    )
+    for owner, name, wrap in pairs:
+        if not _is_marked(owner, name):
+            _patch(owner, name, wrap(getattr(owner, name)))
 
 
 # ------------------------------------------------------------ (b) Config PutEvaluations
@@ -718,6 +802,7 @@ def install() -> None:
     """
     with _lock:
         _install_lambda_account_settings()
+        _install_lambda_configuration()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
 

@@ -55,17 +55,27 @@ def create_function(
     tags: dict[str, str] | None = None,
     code: bytes | None = None,
     description: str = "",
+    **settings: Any,
 ) -> dict[str, Any]:
-    """Create a zip function, optionally with reserved concurrency."""
-    created: dict[str, Any] = lam.create_function(
-        FunctionName=name,
-        Runtime=DEFAULT_RUNTIME,
-        Role=role_arn,
-        Handler="handler.lambda_handler",
-        Code={"ZipFile": code if code is not None else function_zip()},
-        Description=description,
-        Tags=tags or {},
-    )
+    """Create a function (zip unless `PackageType="Image"`), optionally with reserved concurrency.
+
+    `settings` are further CreateFunction parameters (Environment, TracingConfig,
+    VpcConfig, DeadLetterConfig, KMSKeyArn, Runtime, ...).
+    """
+    request: dict[str, Any] = {
+        "FunctionName": name,
+        "Role": role_arn,
+        "Description": description,
+        "Tags": tags or {},
+    }
+    if settings.get("PackageType") != "Image":
+        request.update(
+            Runtime=DEFAULT_RUNTIME,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": code if code is not None else function_zip()},
+        )
+    request.update(settings)
+    created: dict[str, Any] = lam.create_function(**request)
     if reserved is not None:
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
     return created

@@ -42,7 +42,6 @@ ONCALL_TOPIC_NAME = "configguard-oncall"
 KEY_ALIAS = "alias/configguard"
 WEB_ACL_NAME = "configguard-default"
 DISPATCH_QUEUE_NAME = "configguard-local-dispatch"
-FUNCTION_ROLE_NAME = "configguard-local-function"
 DEFAULT_RESERVED_CONCURRENCY = "10"
 UNRESERVED_MARGIN = "50"
 DUMMY_CREDENTIAL = "testing"
@@ -128,6 +127,9 @@ class StandIn:
         from moto.server import ThreadedMotoServer
 
         gapfills.install()
+        # Real accounts have the AWS managed policies (AdministratorAccess, ...): moto
+        # loads them only on request. The server runs in this process, so it reads this.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         if self._quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Port 0 lets the OS bind a free port atomically; the real one is read back.
@@ -263,7 +265,7 @@ class StandIn:
         topic_arn = self._provision_topic(key_arn)
         self._provision_kill_switch()
         web_acl_arn = self._provision_web_acl()
-        self._provision_config_rules()
+        self._provision_config_rules(key_arn)
         queue_url = self._provision_dispatch()
         self._resources = StackResources(
             audit_table=AUDIT_TABLE_NAME,
@@ -377,12 +379,32 @@ class StandIn:
         )
         return str(created["Summary"]["ARN"])
 
-    def _function_role_arn(self) -> str:
-        return seed.ensure_lambda_role(
-            self.client("iam"), FUNCTION_ROLE_NAME, "configguard stand-in function role"
-        )
+    def _rule_role_arn(self, spec: registry.RuleSpec) -> str:
+        """One role per rule function, granting exactly the registry's actions."""
+        iam = self.client("iam")
+        name = f"configguard-{spec.name}"
+        arn = seed.ensure_lambda_role(iam, name, f"configguard rule {spec.name} (stand-in)")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DeclaredPermissions",
+                    "Effect": "Allow",
+                    "Action": sorted(registry.rule_permissions(spec)),
+                    "Resource": "*",
+                }
+            ],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName=spec.name, PolicyDocument=json.dumps(policy))
+        return arn
 
-    def _rule_function_arn(self, spec: registry.RuleSpec, role_arn: str) -> str:
+    def _dead_letter_queue_arn(self, function_name: str) -> str:
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=f"{function_name}-dlq")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    def _rule_function_arn(self, spec: registry.RuleSpec, key_arn: str) -> str:
         awslambda = self.client("lambda")
         name = f"configguard-{spec.name}"
         try:
@@ -390,22 +412,33 @@ class StandIn:
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
-        # Mirror template.yaml: every configguard function reserves its own concurrency.
+        # Mirror template.yaml's Globals and per-function resources: own role, own DLQ,
+        # reserved concurrency, active tracing, environment encrypted with the stack key.
         created = seed.create_function(
             awslambda,
             name,
-            role_arn,
+            self._rule_role_arn(spec),
             reserved=RULE_FUNCTION_CONCURRENCY,
             code=seed.function_zip(_STUB_HANDLER),
             description=f"configguard rule {spec.name} (local stand-in placeholder)",
+            Architectures=["arm64"],
+            TracingConfig={"Mode": "Active"},
+            KMSKeyArn=key_arn,
+            DeadLetterConfig={"TargetArn": self._dead_letter_queue_arn(name)},
+            Environment={
+                "Variables": {
+                    "POWERTOOLS_SERVICE_NAME": "configguard",
+                    "POWERTOOLS_METRICS_NAMESPACE": "configguard",
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                }
+            },
         )
         return str(created["FunctionArn"])
 
-    def _provision_config_rules(self) -> None:
+    def _provision_config_rules(self, key_arn: str) -> None:
         config = self.client("config")
-        role_arn = self._function_role_arn()
         for spec in registry.RULES.values():
-            function_arn = self._rule_function_arn(spec, role_arn)
+            function_arn = self._rule_function_arn(spec, key_arn)
             rule: dict[str, Any] = {
                 "ConfigRuleName": spec.name,
                 "Description": spec.description,

@@ -1,0 +1,196 @@
+"""Memoised, read-only API calls for one rule invocation or one whole scan.
+
+Rules read through a `Reads` so that a scan evaluating ten rules reads each
+function, policy and role once, and a Lambda invocation never repeats a read.
+Every call is counted per operation, which is how the scan reports its cost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.exceptions import ClientError
+
+from configguard.clients import ClientFactory
+
+NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _camel(operation: str) -> str:
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def _key(service: str, operation: str, params: dict[str, Any]) -> str:
+    return f"{service}:{operation}:{json.dumps(params, sort_keys=True, default=str)}"
+
+
+@dataclass(frozen=True)
+class NamedPolicy:
+    """One policy document of an IAM role, with where it came from."""
+
+    name: str
+    arn: str | None  # None for inline policies
+    document: dict[str, Any]
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    """IAM returns documents URL-encoded (or already decoded by some SDKs)."""
+    if isinstance(raw, dict):
+        return raw
+    text = str(raw)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = json.loads(unquote(text))
+    if not isinstance(value, dict):
+        raise ValueError("policy document is not a JSON object")
+    return value
+
+
+class Reads:
+    """A read-through cache over one ClientFactory."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.factory = factory
+        self.calls: Counter[str] = Counter()
+        self._cache: dict[str, Any] = {}
+
+    def call(
+        self,
+        service: str,
+        operation: str,
+        *,
+        missing: frozenset[str] = frozenset(),
+        **params: Any,
+    ) -> Any:
+        """client.<operation>(**params), once; None when the error code is in `missing`."""
+        key = _key(service, operation, params)
+        if key in self._cache:
+            return self._cache[key]
+        self.calls[f"{service}:{_camel(operation)}"] += 1
+        try:
+            value = getattr(self.factory.client(service), operation)(**params)
+        except ClientError as exc:
+            if error_code(exc) not in missing:
+                raise
+            value = None
+        self._cache[key] = value
+        return value
+
+    def seed(self, service: str, operation: str, value: Any, **params: Any) -> None:
+        """Record a response obtained another way (e.g. a page of a listing)."""
+        self._cache[_key(service, operation, params)] = value
+
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    # ------------------------------------------------------------------ Lambda
+
+    def functions(self) -> list[dict[str, Any]]:
+        """Every function in the Region (ListFunctions, all pages), once."""
+        key = "lambda:list_functions:all"
+        if key not in self._cache:
+            found: list[dict[str, Any]] = []
+            marker: str | None = None
+            while True:
+                params: dict[str, Any] = {"MaxItems": 50}
+                if marker:
+                    params["Marker"] = marker
+                page = self.call("lambda", "list_functions", **params)
+                found.extend(page.get("Functions", []))
+                marker = page.get("NextMarker")
+                if not marker:
+                    break
+            self._cache[key] = found
+        return list(self._cache[key])
+
+    def function(self, name: str) -> dict[str, Any] | None:
+        """GetFunction; None when the function no longer exists."""
+        response: dict[str, Any] | None = self.call(
+            "lambda", "get_function", missing=NOT_FOUND_CODES, FunctionName=name
+        )
+        return response
+
+    def function_configuration(self, name: str) -> dict[str, Any] | None:
+        """The function's configuration (with Environment): reuses GetFunction when read."""
+        cached = self._cache.get(_key("lambda", "get_function", {"FunctionName": name}))
+        if cached is not None:
+            return dict(cached["Configuration"])
+        response: dict[str, Any] | None = self.call(
+            "lambda",
+            "get_function_configuration",
+            missing=NOT_FOUND_CODES,
+            FunctionName=name,
+        )
+        return response
+
+    def function_policy(self, name: str) -> dict[str, Any] | None:
+        """The function's resource policy document; None when it has none."""
+        response = self.call("lambda", "get_policy", missing=NOT_FOUND_CODES, FunctionName=name)
+        if response is None or not response.get("Policy"):
+            return None
+        return _document(response["Policy"])
+
+    def event_invoke_config(self, name: str) -> dict[str, Any] | None:
+        """The function's asynchronous invocation settings; None when unset."""
+        response: dict[str, Any] | None = self.call(
+            "lambda",
+            "get_function_event_invoke_config",
+            missing=NOT_FOUND_CODES,
+            FunctionName=name,
+        )
+        return response
+
+    # --------------------------------------------------------------------- IAM
+
+    def managed_policy(self, arn: str) -> NamedPolicy:
+        """A managed policy's default version."""
+        policy = self.call("iam", "get_policy", PolicyArn=arn)["Policy"]
+        version = self.call(
+            "iam", "get_policy_version", PolicyArn=arn, VersionId=policy["DefaultVersionId"]
+        )["PolicyVersion"]
+        return NamedPolicy(policy["PolicyName"], arn, _document(version["Document"]))
+
+    def role_policies(self, role_name: str) -> list[NamedPolicy] | None:
+        """Every attached and inline policy of a role; None when the role is gone."""
+        attached: list[dict[str, Any]] = []
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"RoleName": role_name}
+            if marker:
+                params["Marker"] = marker
+            page = self.call(
+                "iam", "list_attached_role_policies", missing=NOT_FOUND_CODES, **params
+            )
+            if page is None:
+                return None
+            attached.extend(page.get("AttachedPolicies", []))
+            marker = page.get("Marker") if page.get("IsTruncated") else None
+            if not marker:
+                break
+        inline: list[str] = []
+        marker = None
+        while True:
+            params = {"RoleName": role_name}
+            if marker:
+                params["Marker"] = marker
+            page = self.call("iam", "list_role_policies", missing=NOT_FOUND_CODES, **params)
+            if page is None:
+                return None
+            inline.extend(page.get("PolicyNames", []))
+            marker = page.get("Marker") if page.get("IsTruncated") else None
+            if not marker:
+                break
+        policies = [self.managed_policy(item["PolicyArn"]) for item in attached]
+        for name in inline:
+            response = self.call("iam", "get_role_policy", RoleName=role_name, PolicyName=name)
+            policies.append(NamedPolicy(name, None, _document(response["PolicyDocument"])))
+        return policies

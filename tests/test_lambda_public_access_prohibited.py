@@ -1,0 +1,238 @@
+"""Scenarios of rules/lambda_public_access_prohibited.py, against the stand-in."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from conftest import change_event, lambda_context, load_event, make_function
+from faults import inject_error, swallow_call
+
+from configguard import cibuilder
+from configguard.rulebase import EvaluationError
+from configguard_cli.handlers import rule_module
+
+RULE = "lambda-public-access-prohibited"
+TYPE = "AWS::Lambda::Function"
+OTHER = "111122223333"
+module = rule_module(RULE)
+handler = module.lambda_handler
+CTX = lambda_context(f"configguard-{RULE}")
+
+
+def results(factory) -> dict[str, tuple[str, str]]:
+    found = factory.client("config").get_compliance_details_by_config_rule(
+        ConfigRuleName=RULE, Limit=100
+    )["EvaluationResults"]
+    return {
+        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
+            r["ComplianceType"],
+            r.get("Annotation", ""),
+        )
+        for r in found
+    }
+
+
+def evaluate(standin, factory, name: str) -> tuple[str, str]:
+    item = cibuilder.read(factory, TYPE, name)
+    handler(change_event(standin, RULE, item), CTX)
+    return results(factory)[name]
+
+
+def with_token(standin, event: dict) -> dict:
+    event = copy.deepcopy(event)
+    event["resultToken"] = standin.issue_result_token(RULE)
+    return event
+
+
+def grant(factory, name: str, sid: str, **kwargs: Any) -> None:
+    kwargs.setdefault("Action", "lambda:InvokeFunction")
+    factory.client("lambda").add_permission(FunctionName=name, StatementId=sid, **kwargs)
+
+
+def test_no_resource_policy_is_compliant(standin, factory):
+    make_function(factory, "fn")
+    assert evaluate(standin, factory, "fn") == ("COMPLIANT", "No resource-based policy.")
+
+
+def test_grant_to_one_other_account_is_compliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "Partner", Principal=OTHER)
+    grant(factory, "fn", "PartnerRoot", Principal=f"arn:aws:iam::{OTHER}:root")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "COMPLIANT"
+    assert "2 resource-policy statement(s)" in note
+
+
+def test_star_principal_with_fixed_source_account_is_compliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "FromAccount", Principal="*", SourceAccount=OTHER)
+    grant(factory, "fn", "FromOrg", Principal="*", PrincipalOrgID="o-a1b2c3d4e5")
+    assert evaluate(standin, factory, "fn")[0] == "COMPLIANT"
+
+
+def test_star_principal_without_condition_is_noncompliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "Partner", Principal=OTHER)
+    grant(factory, "fn", "AnyoneMayInvoke", Principal="*")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert "AnyoneMayInvoke ('*' principal without a fixed source/org condition)" in note
+    assert "Partner" not in note
+
+
+def test_s3_with_source_arn_only_is_noncompliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "S3Events", Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::uploads")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert "S3Events (s3.amazonaws.com without aws:SourceAccount)" in note
+
+
+def test_s3_with_source_account_is_compliant(standin, factory):
+    make_function(factory, "fn")
+    grant(
+        factory,
+        "fn",
+        "S3Events",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::uploads",
+        SourceAccount="123456789012",
+    )
+    assert evaluate(standin, factory, "fn")[0] == "COMPLIANT"
+
+
+def test_other_service_with_fixed_source_arn_is_compliant(standin, factory):
+    make_function(factory, "fn")
+    grant(
+        factory,
+        "fn",
+        "SnsTopic",
+        Principal="sns.amazonaws.com",
+        SourceArn="arn:aws:sns:us-east-1:123456789012:orders",
+    )
+    assert evaluate(standin, factory, "fn")[0] == "COMPLIANT"
+
+
+def test_other_service_without_condition_is_noncompliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "AnyRule", Principal="events.amazonaws.com")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert "events.amazonaws.com without aws:SourceAccount or aws:SourceArn" in note
+
+
+def test_real_shaped_event_function_url_none_is_noncompliant(standin, factory):
+    make_function(factory, "orders-web")
+    grant(
+        factory,
+        "orders-web",
+        "FunctionURLAllowPublicAccess",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    event = load_event("lambda_public_access_prohibited/change-function-url.json")
+    handler(with_token(standin, event), CTX)
+    compliance, note = results(factory)["orders-web"]
+    assert compliance == "NON_COMPLIANT"
+    assert "FunctionURLAllowPublicAccess (function URL with auth type NONE)" in note
+    assert len(note) <= 256
+
+
+def test_function_url_aws_iam_with_star_principal_is_noncompliant(standin, factory):
+    make_function(factory, "fn")
+    grant(
+        factory,
+        "fn",
+        "IamUrl",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="AWS_IAM",
+    )
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert "IamUrl ('*' principal" in note
+
+
+def test_wildcard_source_arn_condition_is_noncompliant(standin, factory):
+    make_function(factory, "fn")
+    grant(factory, "fn", "AnyBucket", Principal="*", SourceArn="arn:aws:s3:::*")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert "AnyBucket ('*' principal, condition uses a wildcard or policy variable)" in note
+
+
+def test_policy_variable_condition_is_noncompliant(standin, factory):
+    """A statement AddPermission cannot write, served through GetPolicy."""
+    make_function(factory, "fn")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ByVariable",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "lambda:InvokeFunction",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:fn",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": "${aws:PrincipalTag/org}"}},
+            },
+            {"Effect": "Deny", "Principal": "*", "Action": "lambda:*", "Resource": "*"},
+        ],
+    }
+    item = cibuilder.read(factory, TYPE, "fn")
+    with swallow_call(
+        factory.client("lambda"), "GetPolicy", {"Policy": json.dumps(policy), "RevisionId": "1"}
+    ):
+        handler(change_event(standin, RULE, item), CTX)
+    compliance, note = results(factory)["fn"]
+    assert compliance == "NON_COMPLIANT"
+    assert note.startswith("Public access via ByVariable (")
+
+
+def test_many_public_statements_are_summarised_within_256(standin, factory):
+    make_function(factory, "fn")
+    for index in range(8):
+        grant(factory, "fn", f"OpenToEveryoneStatement{index}", Principal="*")
+    compliance, note = evaluate(standin, factory, "fn")
+    assert compliance == "NON_COMPLIANT"
+    assert len(note) <= 256
+    assert "more" in note and "[...]" not in note
+    assert note.endswith("function URLs: AuthType AWS_IAM.")
+
+
+def test_access_denied_fails_visibly_and_reports_nothing(standin, factory):
+    make_function(factory, "fn")
+    item = cibuilder.read(factory, TYPE, "fn")
+    with (
+        inject_error(factory.client("lambda"), "GetPolicy", "AccessDeniedException", 403),
+        pytest.raises(EvaluationError, match="AccessDeniedException from GetPolicy"),
+    ):
+        handler(change_event(standin, RULE, item), CTX)
+    assert results(factory) == {}
+
+
+def test_function_deleted_since_the_ci_is_not_applicable(standin, factory):
+    make_function(factory, "orders-web")
+    factory.client("lambda").delete_function(FunctionName="orders-web")
+    event = load_event("lambda_public_access_prohibited/change-function-url.json")
+    handler(with_token(standin, event), CTX)
+    assert results(factory)["orders-web"] == ("NOT_APPLICABLE", "The function no longer exists.")
+
+
+def test_resource_deleted_ci_is_not_applicable_without_reads(standin, factory, lambda_calls):
+    event = load_event("lambda_public_access_prohibited/change-deleted.json")
+    handler(with_token(standin, event), CTX)
+    assert results(factory)["orders-web"][0] == "NOT_APPLICABLE"
+    assert lambda_calls.calls == []
+
+
+def test_verdict_for_policy_pure():
+    assert module.verdict_for_policy(None).reason == "No resource-based policy."
+    verdict = module.verdict_for_policy(
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "lambda:*"}]}
+    )
+    assert str(verdict.compliance) == "NON_COMPLIANT"
+    assert "statement #1" in verdict.reason
