@@ -70,6 +70,27 @@ def change_event(
     return config_change_event(rule, item, standin.issue_result_token(rule), **kwargs)
 
 
+def stored_results(factory: ClientFactory, rule: str) -> dict[str, tuple[str, str]]:
+    """The rule's evaluation results as Config stored them: resource id -> (verdict, note)."""
+    found = factory.client("config").get_compliance_details_by_config_rule(
+        ConfigRuleName=rule, Limit=100
+    )["EvaluationResults"]
+    return {
+        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
+            r["ComplianceType"],
+            r.get("Annotation", ""),
+        )
+        for r in found
+    }
+
+
+def with_token(standin: StandIn, event: dict[str, Any]) -> dict[str, Any]:
+    """A sample event with a result token the stand-in accepts."""
+    event = json.loads(json.dumps(event))
+    event["resultToken"] = standin.issue_result_token(event["configRuleName"])
+    return event
+
+
 def lambda_context(name: str) -> Any:
     return context_for(name, ACCOUNT, REGION)
 

@@ -19,12 +19,19 @@ Generated from `shared/configguard/registry.py` by `configguard catalogue`;
 
 
 def _parameters(spec: registry.RuleSpec) -> str:
-    own = [
-        field.alias or name
-        for name, field in spec.parameters.model_fields.items()
-        if name not in RuleParameters.model_fields
-    ]
-    return ", ".join(f"`{p}`" for p in own) or "-"
+    """Each rule-specific parameter, with its default when it has a meaningful one."""
+    own: list[str] = []
+    for name, field in spec.parameters.model_fields.items():
+        if name in RuleParameters.model_fields:
+            continue
+        default = field.get_default(call_default_factory=True)
+        label = f"`{field.alias or name}`"
+        if default not in (None, (), {}, ""):
+            label += (
+                f" (default `{str(default).lower() if isinstance(default, bool) else default}`)"
+            )
+        own.append(label)
+    return ", ".join(own) or "-"
 
 
 def render() -> str:
@@ -69,6 +76,9 @@ def render() -> str:
     lines.append(
         "\nEvery rule function also holds "
         + ", ".join(f"`{p}`" for p in registry.RULE_BASELINE_PERMISSIONS)
+        + "; periodic rules also hold "
+        + ", ".join(f"`{p}`" for p in registry.PERIODIC_RULE_PERMISSIONS)
+        + " (to clear results of resources that vanished)"
         + ".\n\nEvery fix function also holds "
         + ", ".join(f"`{p}`" for p in registry.REMEDIATION_BASELINE_PERMISSIONS)
         + "."
