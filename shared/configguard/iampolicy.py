@@ -20,7 +20,8 @@ Public-access decisions (`public_grant`):
   when the key is absent, so it restricts like the plain operator). Not restricting:
   `...IfExists` (true when the key is absent), `ForAllValues:` (true when the key is
   absent), negated operators, Null/Bool and the rest.
-- A value is fixed when it holds no policy variable and no wildcard. For aws:SourceArn
+- A value is fixed when it holds no policy variable and no wildcard (even under
+  StringEquals, where `*` is literal: a conservative reading). For aws:SourceArn
   only the account field matters: the ARN must carry a literal 12-digit account id
   (wildcards elsewhere, as in API Gateway's `arn:...:execute-api:...:<acct>:api/*/GET/`,
   stay scoped to that account). An S3 bucket ARN carries no account id, so it never
@@ -31,8 +32,16 @@ Public-access decisions (`public_grant`):
 - A function-URL statement (lambda:InvokeFunctionUrl with lambda:FunctionUrlAuthType
   NONE) with a `*` principal is public whatever else it says.
 - A `*` principal on a function URL with auth type AWS_IAM is still public: any IAM
-  identity of any AWS account may invoke it (Security Hub Lambda.1 agrees).
+  identity of any AWS account whose own policies allow it may invoke the URL.
 - A principal naming one account (`"111122223333"`, an account or role ARN) is not public.
+
+Least-privilege decisions (`over_privileged`, identity policies):
+- Action "*" / "*:*" is over-broad on any resource; the other checks need "all
+  resources": "*", a NotResource Allow, or an ARN naming every resource (of a type)
+  of a service (`arn:aws:s3:::*`, `arn:aws:iam::*:role/*`).
+- On all resources: any NotAction Allow; a `service:*` whose service matches one of
+  SENSITIVE_SERVICES (`s*:*` counts); any entry covering iam:PassRole (iam:Pass*, iam:*).
+- Narrower wildcards (`s3:Get*`) are not judged.
 """
 
 from __future__ import annotations
@@ -134,11 +143,8 @@ def conditions(statement: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
 
 def is_restricting(operator: str) -> bool:
     """Whether an operator only matches when the key is present and equal/like the values."""
-    op = operator.lower()
-    if op.startswith("forallvalues:"):
-        return False
-    op = op.removeprefix("foranyvalue:")
-    return op in RESTRICTING_OPERATORS
+    # "ForAllValues:..." and "...IfExists" forms are not in the set, so they never restrict.
+    return operator.lower().removeprefix("foranyvalue:") in RESTRICTING_OPERATORS
 
 
 def has_variable(value: str) -> bool:
@@ -257,6 +263,14 @@ def _service_reason(service: str, keys: frozenset[str], mentioned: frozenset[str
     return f"{service} without aws:SourceAccount or aws:SourceArn"
 
 
+def _wildcard_reason(keys: frozenset[str], mentioned: frozenset[str]) -> str | None:
+    if keys & ACCOUNT_SCOPE_KEYS:
+        return None
+    if mentioned & ACCOUNT_SCOPE_KEYS:
+        return "'*' principal, condition uses a wildcard or policy variable"
+    return "'*' principal without a fixed source/org condition"
+
+
 def public_grant(statement: Mapping[str, Any]) -> str | None:
     """Why an Allow statement grants public access, or None (rules in the module docstring)."""
     if not is_allow(statement):
@@ -264,21 +278,18 @@ def public_grant(statement: Mapping[str, Any]) -> str | None:
     if "NotPrincipal" in statement:
         return "NotPrincipal in an Allow statement"
     found = principals(statement)
-    wildcard = any(value.strip() == "*" for _, value in found)
-    if wildcard and is_function_url_none(statement):
-        return FUNCTION_URL_NONE
-    keys = fixed_keys(statement)
-    mentioned = restricted_keys(statement)
-    if wildcard and not keys & ACCOUNT_SCOPE_KEYS:
-        if mentioned & ACCOUNT_SCOPE_KEYS:
-            return "'*' principal, condition uses a wildcard or policy variable"
-        return "'*' principal without a fixed source/org condition"
-    for kind, value in found:
-        if kind == "service" and value.strip() != "*":
-            reason = _service_reason(value.strip(), keys, mentioned)
-            if reason:
-                return reason
-    return None
+    keys, mentioned = fixed_keys(statement), restricted_keys(statement)
+    reasons: list[str | None] = []
+    if any(value.strip() == "*" for _, value in found):
+        if is_function_url_none(statement):
+            return FUNCTION_URL_NONE
+        reasons.append(_wildcard_reason(keys, mentioned))
+    reasons.extend(
+        _service_reason(value.strip(), keys, mentioned)
+        for kind, value in found
+        if kind == "service" and value.strip() != "*"
+    )
+    return next((reason for reason in reasons if reason), None)
 
 
 def public_statements(document: Mapping[str, Any] | str | None) -> list[tuple[str, str]]:
@@ -362,13 +373,17 @@ def over_privileged(
         return None
     if "NotAction" in statement:
         return "NotAction on '*'"
+    return _all_resources_reason(entries, sensitive_services)
+
+
+def _all_resources_reason(entries: list[str], sensitive_services: Sequence[str]) -> str | None:
+    """The over-broad action entry of a statement that applies to all resources."""
     for action in entries:
         service, _, name = action.partition(":")
         if name == "*" and any(matches(service, s) for s in sensitive_services):
             return f"{action} on '*'"
-    for action in entries:
-        if matches(action, "iam:PassRole"):
-            return "iam:PassRole on '*'"
+    if any(matches(action, "iam:PassRole") for action in entries):
+        return "iam:PassRole on '*'"
     return None
 
 

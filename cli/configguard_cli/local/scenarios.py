@@ -134,6 +134,29 @@ def _s3_without_account(world: World, name: str) -> None:
     )
 
 
+def _grant(sid: str, **permission: str) -> Setup:
+    """A setup step that adds one AddPermission statement."""
+
+    def setup(world: World, name: str) -> None:
+        request = {"Action": "lambda:InvokeFunction", **permission}
+        world.factory.client("lambda").add_permission(FunctionName=name, StatementId=sid, **request)
+
+    return setup
+
+
+def _inline(sid: str, action: str, resource: str | list[str]) -> dict[str, Any]:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _delete_own_role(world: World, name: str) -> None:
+    iam = world.factory.client("iam")
+    role = f"{name}-role"
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role, PolicyName=policy)
+    iam.delete_role(RoleName=role)
+
+
 def _on_failure_destination(world: World, name: str) -> None:
     world.factory.client("lambda").put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": world.queue_arn}}
@@ -224,6 +247,46 @@ def scenarios() -> list[Scenario]:
             {"lambda-public-access-prohibited": NON_COMPLIANT},
             setup=_s3_without_account,
         ),
+        Scenario("cross-account-grant", {}, setup=_grant("Partner", Principal="111122223333")),
+        Scenario(
+            "star-with-source-account",
+            {},
+            setup=_grant("Scoped", Principal="*", SourceAccount="111122223333"),
+        ),
+        Scenario(
+            "star-with-org",
+            {},
+            setup=_grant("OrgOnly", Principal="*", PrincipalOrgID="o-a1b2c3d4e5"),
+        ),
+        Scenario(
+            "events-without-source",
+            {"lambda-public-access-prohibited": NON_COMPLIANT},
+            setup=_grant("AnyRule", Principal="events.amazonaws.com"),
+        ),
+        Scenario(
+            "sns-with-source-arn",
+            {},
+            setup=_grant(
+                "Topic",
+                Principal="sns.amazonaws.com",
+                SourceArn="arn:aws:sns:us-east-1:123456789012:orders",
+            ),
+        ),
+        Scenario(
+            "star-with-wildcard-arn",
+            {"lambda-public-access-prohibited": NON_COMPLIANT},
+            setup=_grant("AnyBucket", Principal="*", SourceArn="arn:aws:s3:::*"),
+        ),
+        Scenario(
+            "function-url-aws-iam-star",
+            {"lambda-public-access-prohibited": NON_COMPLIANT},
+            setup=_grant(
+                "UrlIam",
+                Action="lambda:InvokeFunctionUrl",
+                Principal="*",
+                FunctionUrlAuthType="AWS_IAM",
+            ),
+        ),
         # lambda-runtime-supported
         Scenario(
             "runtime-deprecated",
@@ -268,17 +331,35 @@ def scenarios() -> list[Scenario]:
         Scenario(
             "role-passrole-anywhere",
             {"lambda-role-least-privilege": NON_COMPLIANT},
-            role_policy={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "PassAnyRole",
-                        "Effect": "Allow",
-                        "Action": "iam:PassRole",
-                        "Resource": "*",
-                    }
-                ],
-            },
+            role_policy=_inline("PassAnyRole", "iam:PassRole", "*"),
+        ),
+        Scenario(
+            "role-power-user",
+            {"lambda-role-least-privilege": NON_COMPLIANT},
+            managed_policies=("arn:aws:iam::aws:policy/PowerUserAccess",),
+        ),
+        Scenario(
+            "role-action-star",
+            {"lambda-role-least-privilege": NON_COMPLIANT},
+            role_policy=_inline("Everything", "*", "*"),
+        ),
+        Scenario(
+            "role-s3-everywhere",
+            {"lambda-role-least-privilege": NON_COMPLIANT},
+            role_policy=_inline("AllS3", "s3:*", "*"),
+        ),
+        Scenario(
+            "role-s3-one-bucket",
+            {},
+            role_policy=_inline(
+                "OneBucket", "s3:*", ["arn:aws:s3:::orders", "arn:aws:s3:::orders/*"]
+            ),
+        ),
+        Scenario("role-logs-everywhere", {}, role_policy=_inline("AllLogs", "logs:*", "*")),
+        Scenario(
+            "role-deleted",
+            {"lambda-role-least-privilege": NOT_APPLICABLE},
+            setup=_delete_own_role,
         ),
         # lambda-role-not-shared
         Scenario(
