@@ -32,12 +32,19 @@ Scenarios:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from rdklib import Evaluation
 
-from configguard.iampolicy import admin_policy, compact_join, over_privileged, sid, statements
+from configguard.iampolicy import (
+    admin_policy,
+    compact_join,
+    listed,
+    over_privileged,
+    role_name,
+    sid,
+    statements,
+)
 from configguard.parameters import LambdaRoleLeastPrivilegeParameters
 from configguard.reads import NamedPolicy, Reads
 from configguard.registry import RULES
@@ -45,11 +52,6 @@ from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handle
 from configguard.verdict import ANNOTATION_LIMIT, Verdict
 
 _FIX = ". Fix: scope actions/resources, or exempt via AllowedPolicies/AllowedActions."
-
-
-def role_name(role_arn: str) -> str:
-    """The role name: the last segment of the ARN's path."""
-    return role_arn.rsplit("/", 1)[-1]
 
 
 def role_arn_from_ci(configuration_item: dict[str, Any]) -> str | None:
@@ -63,17 +65,11 @@ def role_arn_from_ci(configuration_item: dict[str, Any]) -> str | None:
     return str(role) if role else None
 
 
-def _listed(allowed: Iterable[str], *identities: str | None) -> bool:
-    """Case-insensitive match of a name or ARN against a parameter list."""
-    wanted = {item.strip().lower() for item in allowed}
-    return any(identity and identity.lower() in wanted for identity in identities)
-
-
 def findings(policies: list[NamedPolicy], params: LambdaRoleLeastPrivilegeParameters) -> list[str]:
     """One "<policy>: <statement> (<reason>)" entry per over-broad statement."""
     found: list[str] = []
     for policy in policies:
-        if _listed(params.allowed_policies, policy.name, policy.arn):
+        if listed(params.allowed_policies, policy.name, policy.arn):
             continue
         admin = admin_policy(policy.arn)
         if admin:
@@ -113,7 +109,7 @@ def evaluate(
             return Verdict.not_applicable("The function no longer exists.")
         role_arn = str(function["Configuration"]["Role"])
     name = role_name(role_arn)
-    if _listed(params.allowed_roles, name, role_arn):
+    if listed(params.allowed_roles, name, role_arn):
         return Verdict.compliant(f"Role {name} is in AllowedRoles.")
     return verdict_for_role(name, reads.role_policies(name), params)
 

@@ -28,22 +28,13 @@ from typing import Any
 
 from rdklib import Evaluation
 
-from configguard.iampolicy import compact_join
+from configguard.iampolicy import compact_join, listed, role_name
 from configguard.parameters import LambdaRoleNotSharedParameters
 from configguard.registry import LAMBDA, RULES
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import ANNOTATION_LIMIT, Verdict
 
 _FIX = " Fix: give each function its own role, or list the role in AllowedSharedRoles."
-
-
-def role_name(role_arn: str) -> str:
-    return role_arn.rsplit("/", 1)[-1]
-
-
-def _allowed(role_arn: str, allowed: Iterable[str]) -> bool:
-    wanted = {item.strip().lower() for item in allowed}
-    return role_arn.lower() in wanted or role_name(role_arn).lower() in wanted
 
 
 def verdicts(
@@ -67,7 +58,7 @@ def verdicts(
         label = role_name(role)
         if len(sharing) == 1:
             out.append((name, Verdict.compliant(f"Role {label} is used by this function only.")))
-        elif _allowed(role, allowed):
+        elif listed(allowed, role, role_name(role)):
             out.append(
                 (
                     name,

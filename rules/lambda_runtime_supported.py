@@ -20,6 +20,8 @@ Scenarios:
   Given a Zip CI without a runtime, When evaluated, Then the rule reads GetFunction
     and judges its runtime; NOT_APPLICABLE if the function no longer exists.
   Given a ResourceDeleted configuration item, Then NOT_APPLICABLE.
+  Given invalid parameters (negative WarningDays, a non-date in RuntimeDeprecations),
+    When invoked, Then it fails with a clear error and reports nothing.
   Given AccessDenied on GetFunction, Then the invocation fails visibly, reports nothing.
 """
 
@@ -106,9 +108,7 @@ def evaluate(
             return Verdict.non_compliant(
                 "Lambda reports no runtime for this Zip function; check its configuration."
             )
-    return judge_runtime(
-        str(runtime), today, params.warning_days, params.runtime_deprecations
-    )
+    return judge_runtime(str(runtime), today, params.warning_days, params.runtime_deprecations)
 
 
 def utc_today() -> date:

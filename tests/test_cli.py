@@ -109,7 +109,17 @@ def test_fix_then_audit(standin, factory):
         ).stdout
     )
     assert [r["outcome"] for r in records] == ["applied", "dry-run"]
-    scan = json.loads(cli("scan", "--endpoint-url", standin.url, "--format", "json").stdout)
+    scan = json.loads(
+        cli(
+            "scan",
+            "--endpoint-url",
+            standin.url,
+            "--rule",
+            "lambda-reserved-concurrency",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert {f["resource_id"]: f["compliance"] for f in scan}["fn"] == "COMPLIANT"
 
 

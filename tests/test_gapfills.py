@@ -567,3 +567,113 @@ def test_moto_reset_clears_gapfill_state(server_url: str, aws: Clients, account_
             Evaluations=[evaluation("fn-1", "COMPLIANT")], ResultToken=token
         )
     assert error_code(exc) == "InvalidResultTokenException"
+
+
+# ------------------------------- (c) Lambda function configuration fields moto drops
+
+
+def lambda_with(aws: Clients, name: str, **settings: Any) -> Any:
+    role_arn = seed.ensure_lambda_role(aws("iam"), "fn-role")
+    seed.create_function(aws("lambda"), name, role_arn, **settings)
+    return aws("lambda")
+
+
+def dlq_arn(aws: Clients, account_id: str, name: str = "fn-dlq") -> str:
+    aws("sqs").create_queue(QueueName=name)
+    return f"arn:aws:sqs:{REGION}:{account_id}:{name}"
+
+
+def test_create_function_keeps_dead_letter_config(aws: Clients, account_id: str) -> None:
+    target = dlq_arn(aws, account_id)
+    lam = lambda_with(aws, "fn", DeadLetterConfig={"TargetArn": target})
+    assert lam.get_function_configuration(FunctionName="fn")["DeadLetterConfig"] == {
+        "TargetArn": target
+    }
+    assert lam.get_function(FunctionName="fn")["Configuration"]["DeadLetterConfig"] == {
+        "TargetArn": target
+    }
+    lambda_with(aws, "plain")
+    assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName="plain")
+
+
+def test_update_dead_letter_config_sets_and_empty_target_removes(
+    aws: Clients, account_id: str
+) -> None:
+    target = dlq_arn(aws, account_id)
+    lam = lambda_with(aws, "fn")
+    lam.update_function_configuration(FunctionName="fn", DeadLetterConfig={"TargetArn": target})
+    assert lam.get_function_configuration(FunctionName="fn")["DeadLetterConfig"] == {
+        "TargetArn": target
+    }
+    lam.update_function_configuration(FunctionName="fn", DeadLetterConfig={"TargetArn": ""})
+    assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName="fn")
+
+
+def test_update_tracing_config(aws: Clients) -> None:
+    lam = lambda_with(aws, "fn")
+    assert lam.get_function_configuration(FunctionName="fn")["TracingConfig"] == {
+        "Mode": "PassThrough"
+    }
+    lam.update_function_configuration(FunctionName="fn", TracingConfig={"Mode": "Active"})
+    assert lam.get_function_configuration(FunctionName="fn")["TracingConfig"] == {"Mode": "Active"}
+    lam.update_function_configuration(FunctionName="fn", TracingConfig={"Mode": "PassThrough"})
+    assert lam.get_function_configuration(FunctionName="fn")["TracingConfig"] == {
+        "Mode": "PassThrough"
+    }
+
+
+def test_update_kms_key_and_empty_value_reverts(aws: Clients) -> None:
+    key = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    lam = lambda_with(aws, "fn", Environment={"Variables": {"STAGE": "test"}})
+    assert "KMSKeyArn" not in lam.get_function_configuration(FunctionName="fn")
+    lam.update_function_configuration(FunctionName="fn", KMSKeyArn=key)
+    assert lam.get_function_configuration(FunctionName="fn")["KMSKeyArn"] == key
+    lam.update_function_configuration(FunctionName="fn", KMSKeyArn="")
+    assert "KMSKeyArn" not in lam.get_function_configuration(FunctionName="fn")
+
+
+# ---------------------------------------- (d) Lambda AddPermission FunctionUrlAuthType
+
+
+def function_statements(lam: Any, name: str) -> dict[str, dict[str, Any]]:
+    policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+def test_add_permission_function_url_auth_type_becomes_a_condition(aws: Clients) -> None:
+    lam = lambda_with(aws, "fn")
+    lam.add_permission(
+        FunctionName="fn",
+        StatementId="public-url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    lam.add_permission(
+        FunctionName="fn",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+    )
+    statements = function_statements(lam, "fn")
+    assert statements["public-url"]["Condition"]["StringEquals"] == {
+        "lambda:FunctionUrlAuthType": "NONE"
+    }
+    assert "lambda:FunctionUrlAuthType" not in json.dumps(statements["events"])
+
+
+# ------------------------------------- (e) Lambda PutFunctionEventInvokeConfig replaces
+
+
+def test_put_event_invoke_config_replaces_the_previous_one(aws: Clients) -> None:
+    lam = lambda_with(aws, "fn")
+    queue = "arn:aws:sqs:us-east-1:123456789012:failures"
+    lam.put_function_event_invoke_config(
+        FunctionName="fn", DestinationConfig={"OnFailure": {"Destination": queue}}
+    )
+    lam.put_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=0)
+    current = lam.get_function_event_invoke_config(FunctionName="fn")
+    assert current["MaximumRetryAttempts"] == 0
+    assert not current.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    listed = lam.list_function_event_invoke_configs(FunctionName="fn")
+    assert len(listed["FunctionEventInvokeConfigs"]) == 1

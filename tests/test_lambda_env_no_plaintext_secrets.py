@@ -115,7 +115,7 @@ def test_unreadable_environment_fails_visibly(standin, factory):
     }
     with (
         swallow_call(factory.client("lambda"), "GetFunctionConfiguration", response),
-        pytest.raises(EvaluationError, match="KMSAccessDeniedException.*not scanned"),
+        pytest.raises(EvaluationError, match=r"KMSAccessDeniedException.*not scanned"),
     ):
         run(standin, factory)
     assert stored_results(factory, RULE) == {}

@@ -7,12 +7,18 @@ every test creates functions under its own names and reads back only their resul
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from typing import Any
 
 import pytest
-from conftest import change_event, lambda_context, load_event, make_function
+from conftest import (
+    change_event,
+    lambda_context,
+    load_event,
+    make_function,
+    stored_results,
+    with_token,
+)
 from faults import inject_error, swallow_call
 
 from configguard import cibuilder
@@ -46,28 +52,13 @@ def factory(standin):
 
 
 def results(factory) -> dict[str, tuple[str, str]]:
-    found = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    return {
-        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
-            r["ComplianceType"],
-            r.get("Annotation", ""),
-        )
-        for r in found
-    }
+    return stored_results(factory, RULE)
 
 
 def evaluate(standin, factory, name: str) -> tuple[str, str]:
     item = cibuilder.read(factory, TYPE, name)
     handler(change_event(standin, RULE, item), CTX)
     return results(factory)[name]
-
-
-def with_token(standin, event: dict) -> dict:
-    event = copy.deepcopy(event)
-    event["resultToken"] = standin.issue_result_token(RULE)
-    return event
 
 
 def grant(factory, name: str, sid: str, **kwargs: Any) -> None:

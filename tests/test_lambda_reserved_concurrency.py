@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-from conftest import change_event, lambda_context, load_event, make_function
+from conftest import (
+    change_event,
+    lambda_context,
+    load_event,
+    make_function,
+    stored_results,
+    with_token,
+)
 from faults import inject_error
 
 from configguard import cibuilder
@@ -21,28 +27,13 @@ CTX = lambda_context(f"configguard-{RULE}")
 
 
 def results(factory) -> dict[str, tuple[str, str]]:
-    found = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    return {
-        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
-            r["ComplianceType"],
-            r.get("Annotation", ""),
-        )
-        for r in found
-    }
+    return stored_results(factory, RULE)
 
 
 def evaluate(standin, factory, name, **kwargs) -> tuple[str, str]:
     item = cibuilder.read(factory, TYPE, name)
     handler(change_event(standin, RULE, item, **kwargs), CTX)
     return results(factory)[name]
-
-
-def with_token(standin, event: dict) -> dict:
-    event = copy.deepcopy(event)
-    event["resultToken"] = standin.issue_result_token(RULE)
-    return event
 
 
 def test_ci_with_reserved_concurrency_is_compliant_without_api_call(standin, factory, lambda_calls):

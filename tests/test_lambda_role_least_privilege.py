@@ -8,13 +8,19 @@ results.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import CallCounter, change_event, lambda_context, load_event
+from conftest import (
+    CallCounter,
+    change_event,
+    lambda_context,
+    load_event,
+    stored_results,
+    with_token,
+)
 from faults import inject_error
 
 from configguard import cibuilder
@@ -70,22 +76,7 @@ def factory(standin):
 
 
 def results(factory) -> dict[str, tuple[str, str]]:
-    found = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    return {
-        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
-            r["ComplianceType"],
-            r.get("Annotation", ""),
-        )
-        for r in found
-    }
-
-
-def with_token(standin, event: dict) -> dict:
-    event = copy.deepcopy(event)
-    event["resultToken"] = standin.issue_result_token(RULE)
-    return event
+    return stored_results(factory, RULE)
 
 
 def function_with_role(

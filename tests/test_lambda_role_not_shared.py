@@ -11,7 +11,7 @@ import copy
 import json
 
 import pytest
-from conftest import lambda_context, load_event, make_function
+from conftest import lambda_context, load_event, make_function, stored_results
 from faults import inject_error
 
 from configguard.rulebase import EvaluationError
@@ -24,16 +24,7 @@ CTX = lambda_context(f"configguard-{RULE}")
 
 
 def results(factory) -> dict[str, tuple[str, str]]:
-    found = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    return {
-        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
-            r["ComplianceType"],
-            r.get("Annotation", ""),
-        )
-        for r in found
-    }
+    return stored_results(factory, RULE)
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import change_event, lambda_context, load_event, make_function
+from conftest import (
+    change_event,
+    lambda_context,
+    load_event,
+    make_function,
+    stored_results,
+    with_token,
+)
 from faults import inject_error
 
 from configguard import cibuilder, runtimes
@@ -25,27 +31,12 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/thumbnailer:1.4.2"
 
 
 def results(factory) -> dict[str, tuple[str, str]]:
-    found = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    return {
-        r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]: (
-            r["ComplianceType"],
-            r.get("Annotation", ""),
-        )
-        for r in found
-    }
+    return stored_results(factory, RULE)
 
 
 def run(standin, factory, item, **kwargs) -> tuple[str, str]:
     handler(change_event(standin, RULE, item, **kwargs), CTX)
     return results(factory)[item["resourceId"]]
-
-
-def with_token(standin, event: dict) -> dict:
-    event = copy.deepcopy(event)
-    event["resultToken"] = standin.issue_result_token(RULE)
-    return event
 
 
 def in_days(days: int) -> str:
@@ -87,7 +78,9 @@ def test_runtime_within_warning_window_is_noncompliant_with_date(standin, factor
     params = {"RuntimeDeprecations": json.dumps({"python3.13": due})}
     compliance, note = run(standin, factory, item, rule_parameters=params)
     assert compliance == "NON_COMPLIANT"
-    assert note.startswith(f"python3.13 is deprecated on {due} (in 30 days, within WarningDays 180)")
+    assert note.startswith(
+        f"python3.13 is deprecated on {due} (in 30 days, within WarningDays 180)"
+    )
 
 
 def test_override_parameter_changes_the_verdict(standin, factory):

@@ -305,6 +305,17 @@ def public_statements(document: Mapping[str, Any] | str | None) -> list[tuple[st
 # ----------------------------------------------------------- least privilege
 
 
+def role_name(role_arn: str) -> str:
+    """A role's name: the last segment of its ARN's path."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def listed(allowed: Iterable[str], *identities: str | None) -> bool:
+    """Whether any identity (a name or an ARN) is in an allowlist, ignoring case."""
+    wanted = {item.strip().lower() for item in allowed if item.strip()}
+    return any(identity and identity.lower() in wanted for identity in identities)
+
+
 def aws_managed_name(arn: str | None) -> str | None:
     """The name of an AWS managed policy ARN (`arn:aws*:iam::aws:policy/...`), else None."""
     if not arn:

@@ -25,7 +25,12 @@ from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
 )
-from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
+from moto.awslambda.models import (
+    EventInvokeConfig,
+    LambdaBackend,
+    LambdaFunction,
+    lambda_backends,
+)
 from moto.awslambda.policy import Policy as LambdaPolicy
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as get_lambda_backend
@@ -345,6 +350,22 @@ def _wrap_decode_policy(original: Callable[..., Any]) -> Callable[..., Any]:
     return decode_policy
 
 
+def _lambda_put_function_event_invoke_config(
+    self: LambdaBackend, function_name: str, config: dict[str, Any]
+) -> dict[str, Any]:
+    """PutFunctionEventInvokeConfig replaces the function's whole configuration.
+
+    AWS Lambda API Reference: "this operation overwrites the existing configuration";
+    moto appends a second entry and keeps returning the first.
+    """
+    fn = self.get_function(function_name)
+    with _lock:
+        fn.event_invoke_config = []
+        event_config = EventInvokeConfig(fn.function_arn, fn.last_modified, config)
+        fn.event_invoke_config.append(event_config)
+    return dict(event_config.response())
+
+
 def _install_lambda_configuration() -> None:
     pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
         (LambdaFunction, "__init__", _wrap_function_init),
@@ -355,6 +376,11 @@ def _install_lambda_configuration() -> None:
     for owner, name, wrap in pairs:
         if not _is_marked(owner, name):
             _patch(owner, name, wrap(getattr(owner, name)))
+    _patch(
+        LambdaBackend,
+        "put_function_event_invoke_config",
+        _lambda_put_function_event_invoke_config,
+    )
 
 
 # ------------------------------------------------------------ (b) Config PutEvaluations

@@ -157,6 +157,12 @@ def _delete_own_role(world: World, name: str) -> None:
     iam.delete_role(RoleName=role)
 
 
+def _retries_only(world: World, name: str) -> None:
+    world.factory.client("lambda").put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0
+    )
+
+
 def _on_failure_destination(world: World, name: str) -> None:
     world.factory.client("lambda").put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": world.queue_arn}}
@@ -230,6 +236,7 @@ def scenarios() -> list[Scenario]:
             {},
             settings={"KMSKeyArn": None, "Environment": None},
         ),
+        Scenario("cmk-without-env", {}, settings={"Environment": None}),
         # lambda-public-access-prohibited
         Scenario(
             "public-invoke",
@@ -294,6 +301,12 @@ def scenarios() -> list[Scenario]:
             settings={"Runtime": "python3.9"},
         ),
         Scenario(
+            "runtime-recently-deprecated",
+            {"lambda-runtime-supported": NON_COMPLIANT},
+            settings={"Runtime": "python3.10"},
+        ),
+        Scenario("runtime-python312", {}, settings={"Runtime": "python3.12"}),
+        Scenario(
             "container-image",
             {"lambda-runtime-supported": NOT_APPLICABLE},
             settings={
@@ -312,6 +325,12 @@ def scenarios() -> list[Scenario]:
             {},
             settings={"DeadLetterConfig": None},
             setup=_on_failure_destination,
+        ),
+        Scenario(
+            "retries-only-invoke-config",
+            {"lambda-async-failure-destination": NON_COMPLIANT},
+            settings={"DeadLetterConfig": None},
+            setup=_retries_only,
         ),
         # lambda-tracing-active
         Scenario(
