@@ -23,38 +23,29 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from rdklib import Evaluation
 
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaAsyncFailureDestinationParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
-_MISSING = object()
+_MISSING = MISSING  # tests compare against this name
 _GONE = Verdict.not_applicable("The function no longer exists.")
 
 
-def _mapping(value: Any) -> Any:
-    """Config sometimes serialises nested values as JSON strings."""
-    if isinstance(value, str) and value.strip().startswith("{"):
-        return json.loads(value)
-    return value
-
-
 def dlq_from_ci(configuration_item: dict[str, Any]) -> str | object | None:
-    """The DLQ target ARN in the CI, None if unset, _MISSING if the CI lacks the block."""
-    conf = _mapping(configuration_item.get("configuration")) or {}
-    if not isinstance(conf, dict) or "deadLetterConfig" not in conf:
-        return _MISSING
-    block = _mapping(conf["deadLetterConfig"])
+    """The DLQ target ARN in the CI, None if unset, MISSING if the CI lacks the block."""
+    block = ci_value(configuration_item, "configuration", "deadLetterConfig")
     if block is None:
         return None
-    if not isinstance(block, dict):
-        return _MISSING
+    if not isinstance(block, Mapping):  # MISSING, or a shape we cannot read
+        return MISSING
     return block.get("targetArn") or None
 
 
@@ -86,7 +77,7 @@ def evaluate(
     allowed = params.allowed_target_arns
     exists_confirmed = False
     dlq = dlq_from_ci(configuration_item)
-    if dlq is _MISSING:
+    if dlq is MISSING:
         function = reads.function(name)
         if function is None:
             return _GONE

@@ -25,11 +25,11 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rdklib import Evaluation
 
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaEnvCmkEncryptedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -39,11 +39,8 @@ from configguard.verdict import Verdict
 
 def key_from_ci(configuration_item: dict[str, Any]) -> str | None:
     """The KMS key ARN in the CI, if any."""
-    conf = configuration_item.get("configuration") or {}
-    if isinstance(conf, str):  # Config sometimes serialises nested values
-        conf = json.loads(conf)
-    key = conf.get("kmskeyArn") if isinstance(conf, dict) else None
-    return str(key) if key else None
+    key = ci_value(configuration_item, "configuration", "kmskeyArn")
+    return str(key) if key is not MISSING and key else None
 
 
 def key_id(arn: str) -> str:

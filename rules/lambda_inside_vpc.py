@@ -22,11 +22,12 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from rdklib import Evaluation
 
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaInsideVpcParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -36,22 +37,13 @@ from configguard.verdict import Verdict
 SUBNET_NOT_FOUND = frozenset({"InvalidSubnetID.NotFound"})
 
 
-def _mapping(value: Any) -> Any:
-    """Config sometimes serialises nested values as JSON strings."""
-    if isinstance(value, str) and value.strip().startswith("{"):
-        return json.loads(value)
-    return value
-
-
 def subnets_from_ci(configuration_item: dict[str, Any]) -> list[str] | None:
     """The function's subnet ids from the CI; None when the CI lacks vpcConfig."""
-    conf = _mapping(configuration_item.get("configuration")) or {}
-    if not isinstance(conf, dict) or "vpcConfig" not in conf:
-        return None
-    vpc = _mapping(conf["vpcConfig"]) or {}
-    if not isinstance(vpc, dict):
-        return None
-    return [str(s) for s in vpc.get("subnetIds") or []]
+    vpc = ci_value(configuration_item, "configuration", "vpcConfig")
+    if vpc is MISSING or (vpc and not isinstance(vpc, Mapping)):
+        return None  # absent, or a shape we cannot read; a null vpcConfig means no VPC
+    subnets = ci_value(configuration_item, "configuration", "vpcConfig", "subnetIds")
+    return [str(s) for s in subnets] if subnets is not MISSING and subnets else []
 
 
 def _names(items: list[str]) -> str:

@@ -29,40 +29,35 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 from rdklib import Evaluation
 
 from configguard import checks
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaReservedConcurrencyParameters
 from configguard.registry import RULES
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
-_MISSING = object()
-
 
 def reserved_from_ci(configuration_item: dict[str, Any]) -> int | object | None:
-    """The reserved concurrency in the CI, None if unset, _MISSING if the CI lacks it."""
-    supplementary = configuration_item.get("supplementaryConfiguration") or {}
-    concurrency = supplementary.get("Concurrency")
-    if isinstance(concurrency, str):  # Config sometimes serialises supplementary items
-        concurrency = json.loads(concurrency)
-    if not isinstance(concurrency, dict) or "reservedConcurrentExecutions" not in concurrency:
-        return _MISSING
-    value = concurrency["reservedConcurrentExecutions"]
-    return None if value is None else int(value)
+    """The reserved concurrency in the CI, None if unset, MISSING if the CI lacks it."""
+    path = ("supplementaryConfiguration", "Concurrency", "reservedConcurrentExecutions")
+    value = ci_value(configuration_item, *path)
+    if value is MISSING or value is None:
+        return value
+    return int(value)
 
 
 def read_reserved(lambda_client: Any, function_name: str) -> int | object | None:
-    """GetFunctionConcurrency; _MISSING when the function no longer exists."""
+    """GetFunctionConcurrency; MISSING when the function no longer exists."""
     try:
         response = lambda_client.get_function_concurrency(FunctionName=function_name)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return _MISSING
+            return MISSING
         raise
     value = response.get("ReservedConcurrentExecutions")
     return None if value is None else int(value)
@@ -75,9 +70,9 @@ def evaluate(
 ) -> Verdict:
     """The verdict for one function's CI."""
     reserved = reserved_from_ci(configuration_item)
-    if reserved is _MISSING:
+    if reserved is MISSING:
         reserved = read_reserved(lambda_client, configuration_item["resourceId"])
-        if reserved is _MISSING:
+        if reserved is MISSING:
             return Verdict.not_applicable("The function no longer exists.")
     assert reserved is None or isinstance(reserved, int)
     return checks.reserved_concurrency(

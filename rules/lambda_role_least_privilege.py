@@ -31,11 +31,11 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rdklib import Evaluation
 
+from configguard.cibuilder import MISSING, ci_value
 from configguard.iampolicy import (
     admin_policy,
     compact_join,
@@ -56,13 +56,8 @@ _FIX = ". Fix: scope actions/resources, or exempt via AllowedPolicies/AllowedAct
 
 def role_arn_from_ci(configuration_item: dict[str, Any]) -> str | None:
     """`configuration.role` of a CI (tolerating a JSON-string configuration)."""
-    configuration = configuration_item.get("configuration")
-    if isinstance(configuration, str):
-        configuration = json.loads(configuration)
-    if not isinstance(configuration, dict):
-        return None
-    role = configuration.get("role")
-    return str(role) if role else None
+    role = ci_value(configuration_item, "configuration", "role")
+    return str(role) if role is not MISSING and role else None
 
 
 def findings(policies: list[NamedPolicy], params: LambdaRoleLeastPrivilegeParameters) -> list[str]:

@@ -27,7 +27,6 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,18 +34,12 @@ from typing import Any
 from rdklib import Evaluation
 
 from configguard import runtimes
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaRuntimeSupportedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
-
-
-def _configuration(configuration_item: dict[str, Any]) -> dict[str, Any]:
-    conf = configuration_item.get("configuration") or {}
-    if isinstance(conf, str):  # Config sometimes serialises nested values
-        conf = json.loads(conf)
-    return conf if isinstance(conf, dict) else {}
 
 
 def judge_runtime(
@@ -91,12 +84,11 @@ def evaluate(
     today: date,
 ) -> Verdict:
     """The verdict for one function's CI on `today`."""
-    conf = _configuration(configuration_item)
-    package_type = conf.get("packageType")
-    runtime = conf.get("runtime")
+    package_type = ci_value(configuration_item, "configuration", "packageType")
+    runtime = ci_value(configuration_item, "configuration", "runtime")
     if package_type == "Image":
         return Verdict.not_applicable("Container image functions have no managed runtime.")
-    if not runtime:
+    if runtime is MISSING or not runtime:
         response = reads.function(configuration_item["resourceId"])
         if response is None:
             return Verdict.not_applicable("The function no longer exists.")

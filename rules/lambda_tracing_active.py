@@ -17,11 +17,11 @@ Scenarios:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rdklib import Evaluation
 
+from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaTracingActiveParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -29,21 +29,10 @@ from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handle
 from configguard.verdict import Verdict
 
 
-def _mapping(value: Any) -> Any:
-    """Config sometimes serialises nested values as JSON strings."""
-    if isinstance(value, str) and value.strip().startswith("{"):
-        return json.loads(value)
-    return value
-
-
 def mode_from_ci(configuration_item: dict[str, Any]) -> str | None:
     """The tracing mode recorded in the CI; None when the CI does not carry it."""
-    conf = _mapping(configuration_item.get("configuration")) or {}
-    tracing = _mapping(conf.get("tracingConfig")) if isinstance(conf, dict) else None
-    if not isinstance(tracing, dict):
-        return None
-    mode = tracing.get("mode")
-    return str(mode) if mode else None
+    mode = ci_value(configuration_item, "configuration", "tracingConfig", "mode")
+    return str(mode) if mode is not MISSING and mode else None
 
 
 def judge_mode(mode: str) -> Verdict:

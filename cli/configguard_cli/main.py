@@ -249,6 +249,10 @@ def local_seed(
         host = urlparse(endpoint_url).hostname
         if host not in {"127.0.0.1", "localhost"}:
             raise CliError("seed only runs against the local stand-in (127.0.0.1)")
+        # The stand-in accepts any credentials; never look for real ones here.
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ[name] = "testing"
+        os.environ.pop("AWS_PROFILE", None)
         table = scenarios.seed_all(_factory(region, endpoint_url, None))
         if expect:
             expect.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")

@@ -8,9 +8,10 @@ inflate oversized change notifications from the service API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from configguard.clients import ClientFactory
 from configguard.reads import Reads
@@ -18,6 +19,55 @@ from configguard.reads import Reads
 ConfigurationItem = dict[str, Any]
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+
+
+class _Missing:
+    """Type of MISSING: the configuration item lacks a key (not the same as null)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False  # a truthiness test treats a missing value as unset
+
+    def __reduce__(self) -> str:
+        return "MISSING"  # copies and pickles stay the one sentinel
+
+
+MISSING: Final = _Missing()
+
+
+def _decoded(value: Any, path: tuple[str, ...]) -> Any:
+    """A str that looks like a JSON object or array, parsed; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text.startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # exc.msg and the position never quote the document: the value stays out.
+        raise ValueError(
+            f"configuration item value at {'.'.join(path)} looks like JSON but does not "
+            f"parse: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def ci_value(configuration_item: Mapping[str, Any], *path: str) -> Any:
+    """The value at `path` from the CI root, parsing JSON-string levels on the way.
+
+    Config sometimes serialises nested CI values as JSON strings. MISSING when a key
+    is absent or a level above it is not a mapping; None for an explicit null.
+    """
+    value: Any = configuration_item
+    for depth, key in enumerate(path):
+        if not isinstance(value, Mapping) or key not in value:
+            return MISSING
+        value = _decoded(value[key], path[: depth + 1])
+    return value
 
 
 class UnsupportedResourceTypeError(ValueError):
