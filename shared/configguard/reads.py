@@ -159,36 +159,35 @@ class Reads:
         )["PolicyVersion"]
         return NamedPolicy(policy["PolicyName"], arn, _document(version["Document"]))
 
-    def role_policies(self, role_name: str) -> list[NamedPolicy] | None:
-        """Every attached and inline policy of a role; None when the role is gone."""
-        attached: list[dict[str, Any]] = []
+    def _iam_pages(self, operation: str, items_key: str, **params: Any) -> list[Any] | None:
+        """Every item of a Marker/IsTruncated IAM listing; None when the entity is gone."""
+        items: list[Any] = []
         marker: str | None = None
         while True:
-            params: dict[str, Any] = {"RoleName": role_name}
-            if marker:
-                params["Marker"] = marker
             page = self.call(
-                "iam", "list_attached_role_policies", missing=NOT_FOUND_CODES, **params
+                "iam",
+                operation,
+                missing=NOT_FOUND_CODES,
+                **params,
+                **({"Marker": marker} if marker else {}),
             )
             if page is None:
                 return None
-            attached.extend(page.get("AttachedPolicies", []))
+            items.extend(page.get(items_key, []))
             marker = page.get("Marker") if page.get("IsTruncated") else None
             if not marker:
-                break
-        inline: list[str] = []
-        marker = None
-        while True:
-            params = {"RoleName": role_name}
-            if marker:
-                params["Marker"] = marker
-            page = self.call("iam", "list_role_policies", missing=NOT_FOUND_CODES, **params)
-            if page is None:
-                return None
-            inline.extend(page.get("PolicyNames", []))
-            marker = page.get("Marker") if page.get("IsTruncated") else None
-            if not marker:
-                break
+                return items
+
+    def role_policies(self, role_name: str) -> list[NamedPolicy] | None:
+        """Every attached and inline policy of a role; None when the role is gone."""
+        attached = self._iam_pages(
+            "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+        )
+        if attached is None:
+            return None
+        inline = self._iam_pages("list_role_policies", "PolicyNames", RoleName=role_name)
+        if inline is None:
+            return None
         policies = [self.managed_policy(item["PolicyArn"]) for item in attached]
         for name in inline:
             response = self.call("iam", "get_role_policy", RoleName=role_name, PolicyName=name)
