@@ -147,17 +147,19 @@ def execution_role_arn(invocation: ConfigRuleInvocation, params: RuleParameters)
 
 
 def vanished(
-    config: Any, spec: RuleSpec, current: list[dict[str, Any]], stamp: str
+    config: Any, rule_name: str, current: list[dict[str, Any]], stamp: str
 ) -> list[dict[str, Any]]:
     """NOT_APPLICABLE for resources a periodic run evaluated before but no longer sees.
 
     Config keeps a periodic rule's old results for deleted resources. rdklib clears them
     with the same read (GetComplianceDetailsByConfigRule); configguard does it here so
     that a failed read fails the invocation instead of being swallowed.
+    `rule_name` is the invoking rule's name, which for organization rules differs from
+    the registry name.
     """
     seen = {(e["ComplianceResourceType"], e["ComplianceResourceId"]) for e in current}
     stale: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"ConfigRuleName": spec.name, "Limit": 100}
+    kwargs: dict[str, Any] = {"ConfigRuleName": rule_name, "Limit": 100}
     while True:
         page = config.get_compliance_details_by_config_rule(**kwargs)
         for result in page.get("EvaluationResults", []):
@@ -250,7 +252,8 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
             results = self.rule.evaluate_periodic(event, clients, params)
             current = [self._to_json(item, stamp) for item in results]
             config = clients.factory.client("config")
-            return current + vanished(config, self.rule.spec, current, stamp)
+            # The event's rule name: organization rules carry a per-account suffix.
+            return current + vanished(config, invocation.configRuleName, current, stamp)
 
         item, summary = self._configuration_item(invoking)
         resource_type = str(summary.get("resourceType") or "")
