@@ -19,6 +19,10 @@ from configguard.reads import Reads
 ConfigurationItem = dict[str, Any]
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+REST_STAGE = "AWS::ApiGateway::Stage"
+HTTP_STAGE = "AWS::ApiGatewayV2::Stage"
+REST_API = "AWS::ApiGateway::RestApi"
+HTTP_API = "AWS::ApiGatewayV2::Api"
 
 
 class _Missing:
@@ -167,8 +171,143 @@ def list_lambda_functions(reads: Reads) -> Iterator[ConfigurationItem]:
 Reader = Callable[[Reads, str], ConfigurationItem | None]
 Lister = Callable[[Reads], Iterator[ConfigurationItem]]
 
+
+def _ci(
+    resource_type: str,
+    resource_id: str,
+    name: str,
+    region: str,
+    account: str,
+    configuration: dict[str, Any],
+    tags: Mapping[str, str] | None,
+    relationships: list[dict[str, str]] | None = None,
+) -> ConfigurationItem:
+    return {
+        "version": "1.3",
+        "accountId": account,
+        "configurationItemCaptureTime": _now(),
+        "configurationItemStatus": "OK",
+        "configurationStateId": None,
+        "resourceType": resource_type,
+        "resourceId": resource_id,
+        "resourceName": name,
+        "ARN": resource_id if resource_id.startswith("arn:") else None,
+        "awsRegion": region,
+        "tags": dict(tags or {}),
+        "relationships": relationships or [],
+        "configuration": configuration,
+        "supplementaryConfiguration": {},
+    }
+
+
+def rest_stage_arn(region: str, api_id: str, stage_name: str) -> str:
+    """The id Config gives an AWS::ApiGateway::Stage: the stage's ARN."""
+    return f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage_name}"
+
+
+def http_stage_arn(region: str, api_id: str, stage_name: str) -> str:
+    """The id configguard gives an AWS::ApiGatewayV2::Stage: the stage's ARN."""
+    return f"arn:aws:apigateway:{region}::/apis/{api_id}/stages/{stage_name}"
+
+
+def parse_stage_arn(resource_id: str) -> tuple[str, str, str]:
+    """(region, api id, stage name) of a v1 or v2 stage ARN."""
+    try:
+        prefix, path = resource_id.split("::/", 1)
+        region = prefix.split(":")[3]
+        _, api_id, _, stage_name = path.split("/", 3)
+    except (ValueError, IndexError):
+        raise ValueError(f"not an API Gateway stage ARN: {resource_id[:200]!r}") from None
+    return region, api_id, stage_name
+
+
+def _account(reads: Reads) -> str:
+    identity = reads.call("sts", "get_caller_identity")
+    return str(identity["Account"])
+
+
+def rest_stage_ci(reads: Reads, api_id: str, stage: dict[str, Any]) -> ConfigurationItem:
+    """A CI from a GetStage answer; property names as GetStage and the schema use them."""
+    region = reads.factory.region or ""
+    configuration = {k: v for k, v in stage.items() if k not in {"ResponseMetadata", "tags"}}
+    configuration["restApiId"] = api_id
+    return _ci(
+        REST_STAGE,
+        rest_stage_arn(region, api_id, stage["stageName"]),
+        stage["stageName"],
+        region,
+        _account(reads),
+        configuration,
+        stage.get("tags"),
+        [{"resourceType": REST_API, "resourceId": api_id, "name": "Is contained in "}],
+    )
+
+
+def _camel(key: str) -> str:
+    return key[:1].lower() + key[1:]
+
+
+def _camel_keys(value: Any) -> Any:
+    """apigatewayv2 answers in PascalCase; Config's v2 CIs use camelCase."""
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def http_stage_ci(reads: Reads, api_id: str, stage: dict[str, Any]) -> ConfigurationItem:
+    """A CI from an apigatewayv2 GetStage answer, keys as the schema names them."""
+    region = reads.factory.region or ""
+    raw = {k: v for k, v in stage.items() if k not in {"ResponseMetadata", "Tags"}}
+    configuration = _camel_keys(raw)
+    # Route keys ("GET /items") and stage variable names are data, not property names.
+    configuration["routeSettings"] = {
+        route: _camel_keys(settings)
+        for route, settings in (stage.get("RouteSettings") or {}).items()
+    }
+    configuration["stageVariables"] = dict(stage.get("StageVariables") or {})
+    configuration["apiId"] = api_id
+    return _ci(
+        HTTP_STAGE,
+        http_stage_arn(region, api_id, stage["StageName"]),
+        stage["StageName"],
+        region,
+        _account(reads),
+        configuration,
+        stage.get("Tags"),
+        [{"resourceType": HTTP_API, "resourceId": api_id, "name": "Is contained in "}],
+    )
+
+
+def read_rest_stage(reads: Reads, resource_id: str) -> ConfigurationItem | None:
+    _, api_id, stage_name = parse_stage_arn(resource_id)
+    stage = reads.rest_stage(api_id, stage_name)
+    return None if stage is None else rest_stage_ci(reads, api_id, stage)
+
+
+def list_rest_stages(reads: Reads) -> Iterator[ConfigurationItem]:
+    for api in reads.rest_apis():
+        for stage in reads.rest_stages(api["id"]):
+            yield rest_stage_ci(reads, api["id"], stage)
+
+
+def read_http_stage(reads: Reads, resource_id: str) -> ConfigurationItem | None:
+    _, api_id, stage_name = parse_stage_arn(resource_id)
+    stage = reads.http_stage(api_id, stage_name)
+    return None if stage is None else http_stage_ci(reads, api_id, stage)
+
+
+def list_http_stages(reads: Reads) -> Iterator[ConfigurationItem]:
+    for api in reads.http_apis():
+        for stage in reads.http_stages(api["ApiId"]):
+            yield http_stage_ci(reads, api["ApiId"], stage)
+
+
 BUILDERS: dict[str, tuple[Reader, Lister]] = {
     LAMBDA_FUNCTION: (read_lambda_function, list_lambda_functions),
+    REST_STAGE: (read_rest_stage, list_rest_stages),
+    HTTP_STAGE: (read_http_stage, list_http_stages),
 }
 
 

@@ -154,6 +154,62 @@ class LambdaRoleNotSharedParameters(RuleParameters):
     allowed_shared_roles: StrList = Field(default=(), alias="AllowedSharedRoles")
 
 
+class ApigwStageWafAttachedParameters(RuleParameters):
+    web_acl_arns: StrList = Field(default=(), alias="WebAclArns")
+
+
+class ApigwStageExecutionLoggingParameters(RuleParameters):
+    logging_levels: StrList = Field(default=("ERROR", "INFO"), alias="LoggingLevels")
+
+    @field_validator("logging_levels")
+    @classmethod
+    def _levels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        levels = tuple(v.upper() for v in value)
+        unknown = sorted(set(levels) - {"ERROR", "INFO"})
+        if unknown or not levels:
+            raise ValueError("LoggingLevels must be ERROR and/or INFO")
+        return levels
+
+
+class ApigwStageAccessLoggingParameters(RuleParameters):
+    required_format_fields: StrList = Field(default=(), alias="RequiredFormatFields")
+
+
+class ApigwStageCacheEncryptedParameters(RuleParameters):
+    pass
+
+
+class ApigwStageTracingParameters(RuleParameters):
+    pass
+
+
+class ApigwStageThrottlingParameters(RuleParameters):
+    max_rate_limit: float | None = Field(default=None, gt=0, alias="MaxRateLimit")
+    max_burst_limit: int | None = Field(default=None, gt=0, alias="MaxBurstLimit")
+
+
+class ApigwRouteAuthorizationParameters(RuleParameters):
+    allowed_routes: StrList = Field(default=(), alias="AllowedRoutes")
+    authorization_types: StrList = Field(default=(), alias="AuthorizationTypes")
+
+    @field_validator("authorization_types")
+    @classmethod
+    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = {"AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS", "JWT"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"AuthorizationTypes: unknown {unknown}; known {sorted(known)}")
+        return value
+
+
+class ApigwRequestValidationParameters(RuleParameters):
+    allowed_routes: StrList = Field(default=(), alias="AllowedRoutes")
+
+
+class ApigwDomainTlsPolicyParameters(RuleParameters):
+    pass
+
+
 ModelT = TypeVar("ModelT", bound=RuleParameters)
 
 

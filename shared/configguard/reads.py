@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 from configguard.clients import ClientFactory
 
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
+_V1_PAGES = ("position", "position")  # API Gateway v1: request param, response key
+_V2_PAGES = ("NextToken", "NextToken")
 
 
 def error_code(exc: ClientError) -> str:
@@ -193,3 +195,120 @@ class Reads:
             response = self.call("iam", "get_role_policy", RoleName=role_name, PolicyName=name)
             policies.append(NamedPolicy(name, None, _document(response["PolicyDocument"])))
         return policies
+
+    # -------------------------------------------------------------- API Gateway
+
+    def _collect(
+        self,
+        service: str,
+        operation: str,
+        items_key: str,
+        token: tuple[str, str],
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Every item of a paginated listing; `token` is (request param, response key)."""
+        items: list[dict[str, Any]] = []
+        request_param, response_key = token
+        position: str | None = None
+        while True:
+            request: dict[str, Any] = dict(params)
+            if position:
+                request[request_param] = position
+            page = self.call(service, operation, **request)
+            items.extend(page.get(items_key, []))
+            position = page.get(response_key)
+            if not position:
+                return items
+
+    def rest_apis(self) -> list[dict[str, Any]]:
+        """Every REST API (apigateway GetRestApis, all pages)."""
+        return self._collect("apigateway", "get_rest_apis", "items", _V1_PAGES, limit=500)
+
+    def rest_api(self, api_id: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "apigateway", "get_rest_api", missing=NOT_FOUND_CODES, restApiId=api_id
+        )
+        return response
+
+    def rest_stages(self, api_id: str) -> list[dict[str, Any]]:
+        """A REST API's stages; each is also cached as its GetStage answer."""
+        response = self.call("apigateway", "get_stages", missing=NOT_FOUND_CODES, restApiId=api_id)
+        stages: list[dict[str, Any]] = list((response or {}).get("item", []))
+        for stage in stages:
+            self.seed(
+                "apigateway", "get_stage", stage, restApiId=api_id, stageName=stage["stageName"]
+            )
+        return stages
+
+    def rest_stage(self, api_id: str, stage_name: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "apigateway",
+            "get_stage",
+            missing=NOT_FOUND_CODES,
+            restApiId=api_id,
+            stageName=stage_name,
+        )
+        return response
+
+    def rest_resources(self, api_id: str) -> list[dict[str, Any]]:
+        """A REST API's resources with their methods embedded."""
+        return self._collect(
+            "apigateway",
+            "get_resources",
+            "items",
+            _V1_PAGES,
+            restApiId=api_id,
+            embed=["methods"],
+            limit=500,
+        )
+
+    def request_validators(self, api_id: str) -> list[dict[str, Any]]:
+        return self._collect(
+            "apigateway", "get_request_validators", "items", _V1_PAGES, restApiId=api_id
+        )
+
+    def domain_names(self) -> list[dict[str, Any]]:
+        """REST (v1) custom domain names."""
+        return self._collect("apigateway", "get_domain_names", "items", _V1_PAGES, limit=500)
+
+    def base_path_mappings(self, domain_name: str) -> list[dict[str, Any]]:
+        return self._collect(
+            "apigateway", "get_base_path_mappings", "items", _V1_PAGES, domainName=domain_name
+        )
+
+    def http_apis(self) -> list[dict[str, Any]]:
+        """Every HTTP and WebSocket API (apigatewayv2 GetApis, all pages)."""
+        return self._collect("apigatewayv2", "get_apis", "Items", _V2_PAGES)
+
+    def http_api(self, api_id: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "apigatewayv2", "get_api", missing=NOT_FOUND_CODES, ApiId=api_id
+        )
+        return response
+
+    def http_stages(self, api_id: str) -> list[dict[str, Any]]:
+        """A v2 API's stages; each is also cached as its GetStage answer."""
+        stages = self._collect("apigatewayv2", "get_stages", "Items", _V2_PAGES, ApiId=api_id)
+        for stage in stages:
+            self.seed(
+                "apigatewayv2", "get_stage", stage, ApiId=api_id, StageName=stage["StageName"]
+            )
+        return stages
+
+    def http_stage(self, api_id: str, stage_name: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "apigatewayv2", "get_stage", missing=NOT_FOUND_CODES, ApiId=api_id, StageName=stage_name
+        )
+        return response
+
+    def http_routes(self, api_id: str) -> list[dict[str, Any]]:
+        return self._collect("apigatewayv2", "get_routes", "Items", _V2_PAGES, ApiId=api_id)
+
+    def http_domain_names(self) -> list[dict[str, Any]]:
+        """v2 custom domain names (the same domains as v1, with v2's fields)."""
+        return self._collect("apigatewayv2", "get_domain_names", "Items", _V2_PAGES)
+
+    def api_mappings(self, domain_name: str) -> list[dict[str, Any]]:
+        return self._collect(
+            "apigatewayv2", "get_api_mappings", "Items", _V2_PAGES, DomainName=domain_name
+        )

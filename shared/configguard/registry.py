@@ -13,6 +13,12 @@ from configguard import parameters as p
 from configguard.parameters import RuleParameters
 
 LAMBDA = "AWS::Lambda::Function"
+REST_STAGE = "AWS::ApiGateway::Stage"
+HTTP_STAGE = "AWS::ApiGatewayV2::Stage"
+REST_API = "AWS::ApiGateway::RestApi"
+HTTP_API = "AWS::ApiGatewayV2::Api"
+REST_DOMAIN = "AWS::ApiGateway::DomainName"
+HTTP_DOMAIN = "AWS::ApiGatewayV2::DomainName"
 
 
 class Trigger(StrEnum):
@@ -215,6 +221,116 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.LambdaRoleNotSharedParameters,
             permissions=("lambda:ListFunctions",),
             maximum_execution_frequency="TwentyFour_Hours",
+        ),
+        RuleSpec(
+            name="apigw-stage-waf-attached",
+            description=(
+                "REST API stages have an AWS WAFv2 web ACL, optionally one of WebAclArns. "
+                "HTTP and WebSocket stages cannot have WAF: NOT_APPLICABLE."
+            ),
+            resource_types=(REST_STAGE, HTTP_STAGE),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageWafAttachedParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.4",
+        ),
+        RuleSpec(
+            name="apigw-stage-execution-logging",
+            description=(
+                "REST stages log every method at a level in LoggingLevels (the stage-wide "
+                "*/* setting applies unless a method overrides it); WebSocket stages log "
+                "by default route settings. HTTP stages: NOT_APPLICABLE."
+            ),
+            resource_types=(REST_STAGE, HTTP_STAGE),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageExecutionLoggingParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.1",
+        ),
+        RuleSpec(
+            name="apigw-stage-access-logging",
+            description=(
+                "REST, HTTP and WebSocket stages send access logs to a destination, "
+                "optionally with RequiredFormatFields in the format."
+            ),
+            resource_types=(REST_STAGE, HTTP_STAGE),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageAccessLoggingParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.9",
+        ),
+        RuleSpec(
+            name="apigw-stage-cache-encrypted",
+            description=(
+                "Every REST method with caching enabled, inherited */* settings included, "
+                "encrypts its cache data. A stage without a cache is COMPLIANT."
+            ),
+            resource_types=(REST_STAGE,),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageCacheEncryptedParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.5",
+        ),
+        RuleSpec(
+            name="apigw-stage-tracing",
+            description="REST API stages have AWS X-Ray tracing enabled.",
+            resource_types=(REST_STAGE,),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageTracingParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.3",
+        ),
+        RuleSpec(
+            name="apigw-stage-throttling",
+            description=(
+                "Stage default (REST */*, or v2 default route) throttling is set below the "
+                "account default, and within MaxRateLimit / MaxBurstLimit when given."
+            ),
+            resource_types=(REST_STAGE, HTTP_STAGE),
+            trigger=Trigger.CHANGE,
+            parameters=p.ApigwStageThrottlingParameters,
+            permissions=("apigateway:GET",),
+        ),
+        RuleSpec(
+            name="apigw-route-authorization",
+            description=(
+                "Every REST method and v2 route has an authorization type other than NONE "
+                "(optionally one of AuthorizationTypes), except CORS OPTIONS and "
+                "AllowedRoutes ('METHOD /path' patterns). Periodic: Config records no methods."
+            ),
+            resource_types=(REST_API, HTTP_API),
+            trigger=Trigger.PERIODIC,
+            parameters=p.ApigwRouteAuthorizationParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.8",
+            maximum_execution_frequency="One_Hour",
+        ),
+        RuleSpec(
+            name="apigw-request-validation",
+            description=(
+                "REST methods that take a body (POST, PUT, PATCH) have a request validator "
+                "that validates the body, except AllowedRoutes. Periodic: Config records "
+                "no methods."
+            ),
+            resource_types=(REST_API,),
+            trigger=Trigger.PERIODIC,
+            parameters=p.ApigwRequestValidationParameters,
+            permissions=("apigateway:GET",),
+            maximum_execution_frequency="One_Hour",
+        ),
+        RuleSpec(
+            name="apigw-domain-tls-policy",
+            description=(
+                "Custom domain names (v1 and v2) use a TLS 1.2+ security policy; with "
+                "mutual TLS, every mapped API has its default execute-api endpoint "
+                "disabled. Periodic: Config records no domain names."
+            ),
+            resource_types=(REST_DOMAIN, HTTP_DOMAIN),
+            trigger=Trigger.PERIODIC,
+            parameters=p.ApigwDomainTlsPolicyParameters,
+            permissions=("apigateway:GET",),
+            security_hub_control="APIGateway.11",
+            maximum_execution_frequency="Six_Hours",
         ),
     )
 }

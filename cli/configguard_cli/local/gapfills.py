@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.apigateway.models import DomainName as ApiGatewayDomainName
+from moto.apigateway.models import Stage as ApiGatewayStage
+from moto.apigateway.responses import APIGatewayResponse
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
@@ -381,6 +384,78 @@ def _install_lambda_configuration() -> None:
         "put_function_event_invoke_config",
         _lambda_put_function_event_invoke_config,
     )
+
+
+# ------------------------------------- (f) API Gateway method-setting defaults, as AWS sets them
+
+# What UpdateStage fills in for a method setting it creates: the account-level throttle
+# (API Gateway GetAccount defaults: 10,000 requests/s, burst 5,000) and an unencrypted
+# cache (MethodSetting.cacheDataEncrypted defaults to false).
+_DEFAULT_METHOD_SETTING = {
+    "metricsEnabled": False,
+    "dataTraceEnabled": False,
+    "throttlingBurstLimit": 5000,
+    "throttlingRateLimit": 10000.0,
+    "cachingEnabled": False,
+    "cacheTtlInSeconds": 300,
+    "cacheDataEncrypted": False,
+    "requireAuthorizationForCacheControl": True,
+    "unauthorizedCacheControlHeaderStrategy": "SUCCEED_WITH_RESPONSE_HEADER",
+}
+
+
+def _apigateway_default_method_settings(self: ApiGatewayStage) -> dict[str, Any]:
+    """API Gateway UpdateStage: a new method setting starts from AWS's defaults.
+
+    moto starts new settings with cacheDataEncrypted true and a 1,000/2,000 throttle;
+    AWS starts them unencrypted with the account throttle.
+    """
+    return dict(_DEFAULT_METHOD_SETTING)
+
+
+# --------------------------------------- (g) API Gateway CreateDomainName mutual TLS
+
+_MTLS_ATTR = "_configguard_mutual_tls"
+
+
+def _wrap_create_domain_name_response(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_domain_name(self: APIGatewayResponse) -> Any:
+        """CreateDomainName keeps mutualTlsAuthentication (API Gateway API Reference)."""
+        status, headers, _ = original(self)
+        domain = self.backend.get_domain_name(self._get_param("domainName"))
+        mtls = self._get_param("mutualTlsAuthentication")
+        if isinstance(mtls, dict) and mtls.get("truststoreUri"):
+            domain.__dict__[_MTLS_ATTR] = {
+                "truststoreUri": mtls["truststoreUri"],
+                "truststoreVersion": mtls.get("truststoreVersion") or "1",
+                "truststoreWarnings": [],
+            }
+        return status, headers, json.dumps(domain.to_json())
+
+    return create_domain_name
+
+
+def _wrap_domain_to_json(original: Callable[..., Any]) -> Callable[..., Any]:
+    def to_json(self: ApiGatewayDomainName) -> dict[str, Any]:
+        """GetDomainName(s) report mutualTlsAuthentication when it is configured."""
+        data: dict[str, Any] = original(self)
+        mtls = self.__dict__.get(_MTLS_ATTR)
+        if mtls:
+            data["mutualTlsAuthentication"] = dict(mtls)
+        return data
+
+    return to_json
+
+
+def _install_apigateway() -> None:
+    _patch(ApiGatewayStage, "_get_default_method_settings", _apigateway_default_method_settings)
+    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+        (APIGatewayResponse, "create_domain_name", _wrap_create_domain_name_response),
+        (ApiGatewayDomainName, "to_json", _wrap_domain_to_json),
+    )
+    for owner, name, wrap in pairs:
+        if not _is_marked(owner, name):
+            _patch(owner, name, wrap(getattr(owner, name)))
 
 
 # ------------------------------------------------------------ (b) Config PutEvaluations
@@ -829,6 +904,7 @@ def install() -> None:
     with _lock:
         _install_lambda_account_settings()
         _install_lambda_configuration()
+        _install_apigateway()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
 
