@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configguard.clients import ClientFactory
-from configguard_cli.local import seed
+from configguard_cli.local import apigw_scenarios, seed
 
 PREFIX = "scenario-"
 
@@ -450,11 +450,17 @@ def create(world: World, scenario: Scenario) -> None:
 
 
 def seed_all(factory: ClientFactory) -> dict[str, dict[str, str]]:
-    """Create every scenario function; return expected verdicts: rule -> function -> verdict."""
+    """Create every scenario (functions, APIs, stages, domains).
+
+    Returns the expected verdicts: rule -> resource id -> verdict.
+    """
     world = _world(factory)
     for scenario in scenarios():
         create(world, scenario)
-    return expected()
+    table = expected()
+    for rule, verdicts in apigw_scenarios.seed(factory).expected.items():
+        table.setdefault(rule, {}).update(verdicts)
+    return table
 
 
 def expected() -> dict[str, dict[str, str]]:
