@@ -115,3 +115,74 @@ def test_functions_are_listed_once(factory):
     assert {"a", "b"} <= names
     reads.functions()
     assert reads.calls["lambda:ListFunctions"] == 1
+
+
+# ------------------------------------------------------------------ API Gateway
+
+
+def _rest_stage(factory, name: str = "shop", stage: str = "prod") -> str:
+    ag = factory.client("apigateway")
+    api_id = ag.create_rest_api(name=name)["id"]
+    root = ag.get_resources(restApiId=api_id)["items"][0]["id"]
+    ag.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    ag.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    ag.create_deployment(restApiId=api_id, stageName=stage)
+    return api_id
+
+
+def test_rest_stage_cis_carry_the_stage_and_are_read_once(factory):
+    api_id = _rest_stage(factory)
+    factory.client("apigateway").update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/tracingEnabled", "value": "true"}],
+    )
+    reads = Reads(factory)
+    (ci,) = [
+        c
+        for c in cibuilder.list_items(reads, "AWS::ApiGateway::Stage")
+        if api_id in c["resourceId"]
+    ]
+    assert ci["resourceId"] == f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
+    assert ci["resourceName"] == "prod"
+    assert ci["configuration"]["tracingEnabled"] is True
+    assert ci["configuration"]["restApiId"] == api_id
+    again = cibuilder.read(reads, "AWS::ApiGateway::Stage", ci["resourceId"])
+    assert again["configuration"] == ci["configuration"]
+    assert reads.calls["apigateway:GetStage"] == 0  # served from GetStages
+
+
+def test_http_stage_ci_uses_camel_case_but_keeps_route_keys(factory):
+    v2 = factory.client("apigatewayv2")
+    api_id = v2.create_api(Name="items", ProtocolType="HTTP")["ApiId"]
+    v2.create_stage(
+        ApiId=api_id,
+        StageName="$default",
+        DefaultRouteSettings={"ThrottlingRateLimit": 5.0, "ThrottlingBurstLimit": 2},
+        RouteSettings={"GET /items": {"ThrottlingRateLimit": 1.0}},
+        StageVariables={"Backend": "blue"},
+    )
+    arn = cibuilder.http_stage_arn("us-east-1", api_id, "$default")
+    ci = cibuilder.read(factory, "AWS::ApiGatewayV2::Stage", arn)
+    conf = ci["configuration"]
+    assert conf["defaultRouteSettings"] == {"throttlingRateLimit": 5.0, "throttlingBurstLimit": 2}
+    assert conf["routeSettings"] == {"GET /items": {"throttlingRateLimit": 1.0}}
+    assert conf["stageVariables"] == {"Backend": "blue"}
+    assert conf["apiId"] == api_id and ci["resourceId"] == arn
+
+
+def test_a_stage_that_is_gone_reads_as_none(factory):
+    api_id = _rest_stage(factory)
+    gone = cibuilder.rest_stage_arn("us-east-1", api_id, "nope")
+    assert cibuilder.read(factory, "AWS::ApiGateway::Stage", gone) is None
+
+
+def test_a_malformed_stage_id_is_a_clear_error(factory):
+    with pytest.raises(ValueError, match="not an API Gateway stage ARN"):
+        cibuilder.read(factory, "AWS::ApiGateway::Stage", "prod")
+
+
+def test_rest_resources_embed_methods(factory):
+    api_id = _rest_stage(factory)
+    (root,) = Reads(factory).rest_resources(api_id)
+    assert root["resourceMethods"]["GET"]["authorizationType"] == "NONE"

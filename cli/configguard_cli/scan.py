@@ -59,8 +59,17 @@ class ScanReport:
             "api_calls": dict(sorted(self.api_calls.items())),
             "api_calls_total": total,
             "api_calls_per_function": round(total / functions, 2) if functions else None,
+            "api_calls_by_service": _by_service(self.api_calls),
             "errors": len(self.errors),
         }
+
+
+def _by_service(calls: dict[str, int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for operation, count in calls.items():
+        service = operation.split(":", 1)[0]
+        totals[service] = totals.get(service, 0) + count
+    return dict(sorted(totals.items()))
 
 
 def rule_class(module: ModuleType, name: str) -> type[GuardRule]:

@@ -228,7 +228,7 @@ def _account(reads: Reads) -> str:
 
 def rest_stage_ci(reads: Reads, api_id: str, stage: dict[str, Any]) -> ConfigurationItem:
     """A CI from a GetStage answer; property names as GetStage and the schema use them."""
-    region = reads.factory.region or ""
+    region = str(reads.factory.client("apigateway").meta.region_name)
     configuration = {k: v for k, v in stage.items() if k not in {"ResponseMetadata", "tags"}}
     configuration["restApiId"] = api_id
     return _ci(
@@ -258,7 +258,7 @@ def _camel_keys(value: Any) -> Any:
 
 def http_stage_ci(reads: Reads, api_id: str, stage: dict[str, Any]) -> ConfigurationItem:
     """A CI from an apigatewayv2 GetStage answer, keys as the schema names them."""
-    region = reads.factory.region or ""
+    region = str(reads.factory.client("apigatewayv2").meta.region_name)
     raw = {k: v for k, v in stage.items() if k not in {"ResponseMetadata", "Tags"}}
     configuration = _camel_keys(raw)
     # Route keys ("GET /items") and stage variable names are data, not property names.
