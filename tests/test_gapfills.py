@@ -677,3 +677,93 @@ def test_put_event_invoke_config_replaces_the_previous_one(aws: Clients) -> None
     assert not current.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     listed = lam.list_function_event_invoke_configs(FunctionName="fn")
     assert len(listed["FunctionEventInvokeConfigs"]) == 1
+
+
+# ------------------------------- (f) API Gateway method-setting defaults, as AWS sets them
+
+
+def deployed_rest_api(aws: Clients, stage: str = "prod") -> tuple[Any, str]:
+    gateway = aws("apigateway")
+    api_id = gateway.create_rest_api(name="orders")["id"]
+    root = gateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    gateway.put_method(
+        restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE"
+    )
+    gateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    gateway.create_deployment(restApiId=api_id, stageName=stage)
+    return gateway, str(api_id)
+
+
+def test_new_method_setting_starts_from_aws_defaults(aws: Clients) -> None:
+    gateway, api_id = deployed_rest_api(aws)
+    gateway.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "ERROR"}],
+    )
+    setting = gateway.get_stage(restApiId=api_id, stageName="prod")["methodSettings"]["*/*"]
+    assert setting["loggingLevel"] == "ERROR"
+    assert setting["cacheDataEncrypted"] is False
+    assert setting["cachingEnabled"] is False
+    assert setting["throttlingRateLimit"] == 10000.0
+    assert setting["throttlingBurstLimit"] == 5000
+
+
+def test_explicit_cache_encryption_is_kept(aws: Clients) -> None:
+    gateway, api_id = deployed_rest_api(aws)
+    gateway.update_stage(
+        restApiId=api_id,
+        stageName="prod",
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/caching/enabled", "value": "true"},
+            {"op": "replace", "path": "/*/*/caching/dataEncrypted", "value": "true"},
+        ],
+    )
+    setting = gateway.get_stage(restApiId=api_id, stageName="prod")["methodSettings"]["*/*"]
+    assert setting["cachingEnabled"] is True
+    assert setting["cacheDataEncrypted"] is True
+    assert setting["throttlingBurstLimit"] == 5000  # the fields not set keep AWS's defaults
+
+
+# --------------------------------------- (g) API Gateway CreateDomainName mutual TLS
+
+
+def test_create_domain_name_keeps_mutual_tls(aws: Clients) -> None:
+    gateway = aws("apigateway")
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    created = gateway.create_domain_name(
+        domainName="mtls.example.com",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        securityPolicy="TLS_1_2",
+        mutualTlsAuthentication={"truststoreUri": "s3://truststores/clients.pem"},
+    )
+    gateway.create_domain_name(
+        domainName="plain.example.com",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        securityPolicy="TLS_1_2",
+    )
+    assert created["mutualTlsAuthentication"]["truststoreUri"] == "s3://truststores/clients.pem"
+    mtls = gateway.get_domain_name(domainName="mtls.example.com")["mutualTlsAuthentication"]
+    assert mtls["truststoreUri"] == "s3://truststores/clients.pem"
+    assert mtls["truststoreVersion"]
+    listed = {d["domainName"]: d for d in gateway.get_domain_names()["items"]}
+    assert listed["mtls.example.com"]["mutualTlsAuthentication"]["truststoreUri"] == (
+        "s3://truststores/clients.pem"
+    )
+    assert "mutualTlsAuthentication" not in listed["plain.example.com"]
+    plain = gateway.get_domain_name(domainName="plain.example.com")
+    assert "mutualTlsAuthentication" not in plain
+
+
+def test_base_path_mappings_of_an_unmapped_domain_are_empty(aws: Clients) -> None:
+    ag = aws("apigateway")
+    ag.create_domain_name(
+        domainName="unmapped.example.com",
+        regionalCertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/c",
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    assert ag.get_base_path_mappings(domainName="unmapped.example.com").get("items", []) == []
+    with pytest.raises(ClientError, match="NotFound"):
+        ag.get_base_path_mappings(domainName="missing.example.com")

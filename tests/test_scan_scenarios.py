@@ -33,7 +33,7 @@ def test_every_scenario_gets_its_expected_verdict(standin, seeded, tmp_path):
     got: dict[str, dict[str, str]] = {}
     for f in findings:
         got.setdefault(f["rule"], {})[f["resource_id"]] = f["compliance"]
-    assert sorted(seeded) == LAMBDA_RULES
+    assert sorted(seeded) == sorted(registry.RULES)
     mismatches = [
         f"{rule} {function}: expected {verdict}, got {got.get(rule, {}).get(function)}"
         for rule, expected in seeded.items()
@@ -73,6 +73,19 @@ def test_a_full_scan_reads_each_function_once(standin, factory, seeded):
     assert calls["iam:ListRolePolicies"] == len(roles) - 1
     stats = report.stats()
     assert stats["api_calls_per_function"] == round(sum(calls.values()) / functions, 2)
+
+
+def test_a_full_scan_reads_each_api_and_stage_once(standin, factory, seeded):
+    report = scan(factory, sorted(registry.RULES))
+    calls = Counter(report.api_calls)
+    rest_apis = factory.client("apigateway").get_rest_apis()["items"]
+    http_apis = factory.client("apigatewayv2").get_apis()["Items"]
+    assert calls["apigateway:GetRestApis"] == 1 and calls["apigatewayv2:GetApis"] == 1
+    assert calls["apigateway:GetStages"] == len(rest_apis)
+    assert calls["apigatewayv2:GetStages"] == len(http_apis)
+    assert calls["apigateway:GetStage"] == 0 and calls["apigatewayv2:GetStage"] == 0
+    assert calls["apigateway:GetResources"] == len(rest_apis)
+    assert calls["apigatewayv2:GetRoutes"] == len(http_apis)
 
 
 def test_scan_reports_an_error_finding_not_a_verdict(standin, factory):

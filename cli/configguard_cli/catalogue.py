@@ -65,6 +65,8 @@ def render() -> str:
     for name in sorted(registry.RULES):
         spec = registry.RULES[name]
         lines.append(f"\n### `{name}`\n\n{spec.description}")
+        if spec.differences:
+            lines.append(f"\nDiffers from AWS: {spec.differences}")
     lines.append("\n## Remediations")
     for name in sorted(registry.REMEDIATIONS):
         fix = registry.REMEDIATIONS[name]

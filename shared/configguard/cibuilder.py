@@ -195,7 +195,7 @@ def _ci(
         "awsRegion": region,
         "tags": dict(tags or {}),
         "relationships": relationships or [],
-        "configuration": configuration,
+        "configuration": _jsonable(configuration),
         "supplementaryConfiguration": {},
     }
 
@@ -241,6 +241,17 @@ def rest_stage_ci(reads: Reads, api_id: str, stage: dict[str, Any]) -> Configura
         stage.get("tags"),
         [{"resourceType": REST_API, "resourceId": api_id, "name": "Is contained in "}],
     )
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO strings, as Config writes them in CIs."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _camel(key: str) -> str:

@@ -221,8 +221,12 @@ class Reads:
                 return items
 
     def rest_apis(self) -> list[dict[str, Any]]:
-        """Every REST API (apigateway GetRestApis, all pages)."""
-        return self._collect("apigateway", "get_rest_apis", "items", _V1_PAGES, limit=500)
+        """Every REST API (apigateway GetRestApis, all pages), each also cached as its
+        GetRestApi answer."""
+        apis = self._collect("apigateway", "get_rest_apis", "items", _V1_PAGES, limit=500)
+        for api in apis:
+            self.seed("apigateway", "get_rest_api", api, restApiId=api["id"])
+        return apis
 
     def rest_api(self, api_id: str) -> dict[str, Any] | None:
         response: dict[str, Any] | None = self.call(
@@ -277,8 +281,12 @@ class Reads:
         )
 
     def http_apis(self) -> list[dict[str, Any]]:
-        """Every HTTP and WebSocket API (apigatewayv2 GetApis, all pages)."""
-        return self._collect("apigatewayv2", "get_apis", "Items", _V2_PAGES)
+        """Every HTTP and WebSocket API (apigatewayv2 GetApis, all pages), each also cached as
+        its GetApi answer."""
+        apis = self._collect("apigatewayv2", "get_apis", "Items", _V2_PAGES)
+        for api in apis:
+            self.seed("apigatewayv2", "get_api", api, ApiId=api["ApiId"])
+        return apis
 
     def http_api(self, api_id: str) -> dict[str, Any] | None:
         response: dict[str, Any] | None = self.call(

@@ -37,6 +37,8 @@ class RuleSpec:
     security_hub_control: str | None = None
     remediation: str | None = None
     maximum_execution_frequency: str | None = None
+    # How the rule's semantics differ from the nearest AWS managed rule, and why.
+    differences: str = ""
 
     @property
     def module(self) -> str:
@@ -136,6 +138,12 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="lambda-public-access-prohibited",
+            differences=(
+                "lambda-function-public-access-prohibited flags '*' principals only; configguard "
+                "also flags service principals without a fixed source account/ARN (S3 needs "
+                "aws:SourceAccount), wildcard or variable condition values, and function URLs "
+                "open to '*' (auth NONE or AWS_IAM)."
+            ),
             description=(
                 "Lambda resource policies grant no public access: no unconditioned '*' "
                 "principal, no service principal without a source account or ARN, and no "
@@ -149,6 +157,11 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="lambda-runtime-supported",
+            differences=(
+                "lambda-function-settings-check compares against a list of allowed runtimes; "
+                "configguard uses a dated deprecation table and also flags runtimes within "
+                "WarningDays of deprecation, so the finding comes before the runtime breaks."
+            ),
             description=(
                 "Lambda functions use a runtime that is not deprecated, nor within "
                 "WarningDays of its deprecation date. Container images are not applicable."
@@ -181,6 +194,11 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="lambda-inside-vpc",
+            differences=(
+                "lambda-inside-vpc always requires a VPC; configguard only requires one when "
+                "Required is true (otherwise non-VPC functions are NOT_APPLICABLE) and also "
+                "checks subnets and Availability Zones (Lambda.5)."
+            ),
             description=(
                 "Lambda functions run in a VPC when Required, in allowed SubnetIds, and "
                 "across at least MinAvailabilityZones Availability Zones."
@@ -224,6 +242,11 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-stage-waf-attached",
+            differences=(
+                "api-gw-associated-with-waf: same intent; a WAF Classic ACL is NON_COMPLIANT here "
+                "because WAF Classic is end-of-life, and HTTP/WebSocket stages are reported "
+                "NOT_APPLICABLE explicitly."
+            ),
             description=(
                 "REST API stages have an AWS WAFv2 web ACL, optionally one of WebAclArns. "
                 "HTTP and WebSocket stages cannot have WAF: NOT_APPLICABLE."
@@ -236,6 +259,12 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-stage-execution-logging",
+            differences=(
+                "api-gw-execution-logging-enabled also requires all methods to log (Prowler "
+                "passes if any method logs); configguard additionally treats a stage without a "
+                "stage-wide */* level as NON_COMPLIANT, because the stage record cannot prove "
+                "every method has its own level."
+            ),
             description=(
                 "REST stages log every method at a level in LoggingLevels (the stage-wide "
                 "*/* setting applies unless a method overrides it); WebSocket stages log "
@@ -249,6 +278,10 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-stage-access-logging",
+            differences=(
+                "AWS splits this across v1 and v2 managed rules; configguard checks REST, HTTP "
+                "and WebSocket stages with one rule and can require format fields."
+            ),
             description=(
                 "REST, HTTP and WebSocket stages send access logs to a destination, "
                 "optionally with RequiredFormatFields in the format."
@@ -261,6 +294,11 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-stage-cache-encrypted",
+            differences=(
+                "api-gw-cache-enabled-and-encrypted is NON_COMPLIANT when caching is off; "
+                "configguard judges only caches that exist (no cache is COMPLIANT) and checks "
+                "inherited */* settings as well as method overrides."
+            ),
             description=(
                 "Every REST method with caching enabled, inherited */* settings included, "
                 "encrypts its cache data. A stage without a cache is COMPLIANT."
@@ -282,6 +320,10 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-stage-throttling",
+            differences=(
+                "No AWS managed rule. A stage limit equal to the account default counts as unset: "
+                "API Gateway fills new method settings with exactly the account values."
+            ),
             description=(
                 "Stage default (REST */*, or v2 default route) throttling is set below the "
                 "account default, and within MaxRateLimit / MaxBurstLimit when given."
@@ -293,6 +335,12 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-route-authorization",
+            differences=(
+                "api-gwv2-authorization-type-configured covers v2 routes only and is change- "
+                "triggered on routes; configguard also covers REST methods, exempts CORS OPTIONS, "
+                "checks only $connect on WebSocket APIs, and runs periodically because Config "
+                "records no methods."
+            ),
             description=(
                 "Every REST method and v2 route has an authorization type other than NONE "
                 "(optionally one of AuthorizationTypes), except CORS OPTIONS and "
@@ -307,6 +355,7 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-request-validation",
+            differences=("No AWS managed rule. Periodic, because Config records no methods."),
             description=(
                 "REST methods that take a body (POST, PUT, PATCH) have a request validator "
                 "that validates the body, except AllowedRoutes. Periodic: Config records "
@@ -320,6 +369,11 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec(
             name="apigw-domain-tls-policy",
+            differences=(
+                "Periodic, because Config records no domain names. Adds the mutual TLS bypass "
+                "check: every API mapped to an mTLS domain must disable its default execute-api "
+                "endpoint."
+            ),
             description=(
                 "Custom domain names (v1 and v2) use a TLS 1.2+ security policy; with "
                 "mutual TLS, every mapped API has its default execute-api endpoint "

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.apigateway.exceptions import DomainNameNotFound
+from moto.apigateway.models import APIGatewayBackend
 from moto.apigateway.models import DomainName as ApiGatewayDomainName
 from moto.apigateway.models import Stage as ApiGatewayStage
 from moto.apigateway.responses import APIGatewayResponse
@@ -447,7 +449,15 @@ def _wrap_domain_to_json(original: Callable[..., Any]) -> Callable[..., Any]:
     return to_json
 
 
+def _apigateway_get_base_path_mappings(self: APIGatewayBackend, domain_name: str) -> list[Any]:
+    """GetBasePathMappings of a domain without mappings is an empty list, not a 500."""
+    if domain_name not in self.domain_names:
+        raise DomainNameNotFound()
+    return list(self.base_path_mappings.get(domain_name, {}).values())
+
+
 def _install_apigateway() -> None:
+    _patch(APIGatewayBackend, "get_base_path_mappings", _apigateway_get_base_path_mappings)
     _patch(ApiGatewayStage, "_get_default_method_settings", _apigateway_default_method_settings)
     pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
         (APIGatewayResponse, "create_domain_name", _wrap_create_domain_name_response),
