@@ -35,7 +35,6 @@ Scenarios:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -45,6 +44,7 @@ from configguard.iampolicy import compact_join
 from configguard.parameters import ApigwRequestValidationParameters
 from configguard.reads import NOT_FOUND_CODES, error_code
 from configguard.registry import REST_API, RULES
+from configguard.routes import route_matches
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import ANNOTATION_LIMIT, Verdict
 
@@ -54,24 +54,6 @@ _FIX = (
     " Fix: set a request validator with validateRequestBody (and a request model), "
     "or list the route in AllowedRoutes."
 )
-
-
-def route_matches(key: str, patterns: Iterable[str]) -> bool:
-    """Whether a route key matches any `METHOD /path` or bare-route-key pattern (fnmatch)."""
-    method, space, path = key.partition(" ")
-    for raw in patterns:
-        pattern = raw.strip()
-        p_method, p_space, p_path = pattern.partition(" ")
-        if not p_space:
-            if fnmatchcase(key, pattern):
-                return True
-        elif (
-            space
-            and fnmatchcase(method.upper(), p_method.upper())
-            and fnmatchcase(path, p_path.strip())
-        ):
-            return True
-    return False
 
 
 def body_methods(resources: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,6 +57,7 @@ from configguard.iampolicy import compact_join
 from configguard.parameters import ApigwRouteAuthorizationParameters
 from configguard.reads import NOT_FOUND_CODES, error_code
 from configguard.registry import HTTP_API, REST_API, RULES
+from configguard.routes import route_matches
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import ANNOTATION_LIMIT, Verdict
 
@@ -83,24 +83,6 @@ class Route:
     def sort_key(self) -> tuple[str, str]:
         method, space, path = self.key.partition(" ")
         return (path, method) if space else (self.key, "")
-
-
-def route_matches(key: str, patterns: Iterable[str]) -> bool:
-    """Whether a route key matches any `METHOD /path` or bare-route-key pattern (fnmatch)."""
-    method, space, path = key.partition(" ")
-    for raw in patterns:
-        pattern = raw.strip()
-        p_method, p_space, p_path = pattern.partition(" ")
-        if not p_space:
-            if fnmatchcase(key, pattern):
-                return True
-        elif (
-            space
-            and fnmatchcase(method.upper(), p_method.upper())
-            and fnmatchcase(path, p_path.strip())
-        ):
-            return True
-    return False
 
 
 def rest_routes(resources: Iterable[dict[str, Any]]) -> list[Route]:
