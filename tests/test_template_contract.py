@@ -41,6 +41,8 @@ UNSCOPED_ACTIONS = frozenset(
         "lambda:GetAccountSettings",
         "lambda:ListFunctions",
         "ec2:DescribeSubnets",
+        "kms:ListKeys",
+        "cloudtrail:DescribeTrails",
     }
 )
 # Read-only IAM actions that may also name AWS managed policies (account "aws").
@@ -48,6 +50,14 @@ AWS_MANAGED_POLICY_READS = frozenset({"iam:GetPolicy", "iam:GetPolicyVersion"})
 GLOBAL_SERVICES = frozenset({"iam"})
 # Services whose ARNs carry no account id: scoped to this Region's resources instead.
 ACCOUNTLESS_ARNS = {"apigateway": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/"}
+# Multi-Region trails are read through their home-Region ARN.
+ANY_REGION_SERVICES = frozenset({"cloudtrail"})
+# The function's own resources: these actions may only name this function's own
+# log group / the stack key; other actions of the service read the account's resources.
+OWN_RESOURCE_ACTIONS = {
+    "logs": frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
+    "kms": frozenset({"kms:Decrypt", "kms:GenerateDataKey"}),
+}
 CHANGE_MESSAGE_TYPES = {
     "ConfigurationItemChangeNotification",
     "OversizedConfigurationItemChangeNotification",
@@ -402,9 +412,14 @@ def test_role_resources_are_scoped(template: Template, spec: RuleSpec | Remediat
         services = {action.split(":")[0] for action in actions}
         assert len(services) == 1, f"one service per scoped statement: {sorted(actions)}"
         (service,) = services
-        if service in own:
+        owns = service in own and actions <= OWN_RESOURCE_ACTIONS.get(service, actions)
+        if owns:
             assert _references(resources) == own[service], f"{service} actions' resources"
+        elif service in OWN_RESOURCE_ACTIONS:
+            assert not actions & OWN_RESOURCE_ACTIONS[service], f"mixed {sorted(actions)}"
         region = "" if service in GLOBAL_SERVICES else "${AWS::Region}"
+        if service in ANY_REGION_SERVICES:
+            region = "*"
         for resource in resources:
             if isinstance(resource, dict) and "Fn::Sub" in resource:
                 arn = str(_as_list(resource["Fn::Sub"])[0])

@@ -19,6 +19,7 @@ from configguard.reads import Reads
 ConfigurationItem = dict[str, Any]
 
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+KMS_KEY = "AWS::KMS::Key"
 REST_STAGE = "AWS::ApiGateway::Stage"
 HTTP_STAGE = "AWS::ApiGatewayV2::Stage"
 REST_API = "AWS::ApiGateway::RestApi"
@@ -315,7 +316,61 @@ def list_http_stages(reads: Reads) -> Iterator[ConfigurationItem]:
             yield http_stage_ci(reads, api["ApiId"], stage)
 
 
+def kms_key_ci(reads: Reads, metadata: dict[str, Any]) -> ConfigurationItem:
+    """A CI from DescribeKey (+ GetKeyRotationStatus), property names as the schema's."""
+    rotation: bool | None = None
+    if metadata.get("KeyManager") == "CUSTOMER" and metadata.get("KeyState") != "PendingDeletion":
+        status = reads.key_rotation(metadata["KeyId"])
+        rotation = None if status is None else bool(status.get("KeyRotationEnabled"))
+    configuration = {
+        "keyId": metadata["KeyId"],
+        "arn": metadata["Arn"],
+        "awsaccountId": metadata.get("AWSAccountId"),
+        "creationDate": metadata.get("CreationDate"),
+        "deletionDate": metadata.get("DeletionDate"),
+        "description": metadata.get("Description"),
+        "enabled": metadata.get("Enabled"),
+        "keyState": metadata.get("KeyState"),
+        "keyManager": metadata.get("KeyManager"),
+        "keyUsage": metadata.get("KeyUsage"),
+        "customerMasterKeySpec": metadata.get("CustomerMasterKeySpec") or metadata.get("KeySpec"),
+        "keySpec": metadata.get("KeySpec"),
+        "origin": metadata.get("Origin"),
+        "expirationModel": metadata.get("ExpirationModel"),
+        "encryptionAlgorithms": metadata.get("EncryptionAlgorithms"),
+        "signingAlgorithms": metadata.get("SigningAlgorithms"),
+        "customKeyStoreId": metadata.get("CustomKeyStoreId"),
+    }
+    arn = str(metadata["Arn"])
+    region, account = _arn_parts(arn)
+    item = _ci(
+        KMS_KEY,
+        str(metadata["KeyId"]),
+        str(metadata["KeyId"]),
+        region,
+        account,
+        configuration,
+        None,
+    )
+    item["ARN"] = arn
+    item["supplementaryConfiguration"] = {"KeyRotationStatus": rotation}
+    return item
+
+
+def read_kms_key(reads: Reads, resource_id: str) -> ConfigurationItem | None:
+    metadata = reads.key(resource_id)
+    return None if metadata is None else kms_key_ci(reads, metadata)
+
+
+def list_kms_keys(reads: Reads) -> Iterator[ConfigurationItem]:
+    for listed in reads.kms_keys():
+        item = read_kms_key(reads, listed["KeyId"])
+        if item is not None:
+            yield item
+
+
 BUILDERS: dict[str, tuple[Reader, Lister]] = {
+    KMS_KEY: (read_kms_key, list_kms_keys),
     LAMBDA_FUNCTION: (read_lambda_function, list_lambda_functions),
     REST_STAGE: (read_rest_stage, list_rest_stages),
     HTTP_STAGE: (read_http_stage, list_http_stages),

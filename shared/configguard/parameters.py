@@ -210,6 +210,48 @@ class ApigwDomainTlsPolicyParameters(RuleParameters):
     pass
 
 
+VALID_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class KmsKeyRotationEnabledParameters(RuleParameters):
+    max_rotation_period_days: int | None = Field(
+        default=None, ge=90, le=2560, alias="MaxRotationPeriodDays"
+    )
+
+
+class KmsKeyNotPendingDeletionParameters(RuleParameters):
+    kms_key_ids: StrList = Field(default=(), alias="KmsKeyIds")
+
+
+class KmsKeyPolicySafeParameters(RuleParameters):
+    key_admin_principals: StrList = Field(default=(), alias="KeyAdminPrincipals")
+
+
+class LogGroupCmkEncryptedParameters(RuleParameters):
+    kms_key_id: str | None = Field(default=None, alias="KmsKeyId")
+    log_group_name_prefixes: StrList = Field(default=(), alias="LogGroupNamePrefixes")
+
+
+class LogGroupRetentionParameters(RuleParameters):
+    min_retention_time: int = Field(default=365, alias="MinRetentionTime")
+    never_expire_compliant: bool = Field(default=True, alias="NeverExpireCompliant")
+    log_group_name_prefixes: StrList = Field(default=(), alias="LogGroupNamePrefixes")
+
+    @field_validator("min_retention_time")
+    @classmethod
+    def _valid(cls, value: int) -> int:
+        if value not in VALID_RETENTION_DAYS:
+            raise ValueError(f"MinRetentionTime must be one of {list(VALID_RETENTION_DAYS)}")
+        return value
+
+
+class CloudtrailSecurityTrailParameters(RuleParameters):
+    require_lambda_data_events: bool = Field(default=True, alias="RequireLambdaDataEvents")
+
+
 ModelT = TypeVar("ModelT", bound=RuleParameters)
 
 

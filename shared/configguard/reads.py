@@ -20,6 +20,8 @@ from configguard.clients import ClientFactory
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
 _V1_PAGES = ("position", "position")  # API Gateway v1: request param, response key
 _V2_PAGES = ("NextToken", "NextToken")
+_LOGS_PAGES = ("nextToken", "nextToken")
+_TRAIL_NOT_FOUND = frozenset({"TrailNotFoundException", *NOT_FOUND_CODES})
 
 
 def error_code(exc: ClientError) -> str:
@@ -320,3 +322,62 @@ class Reads:
         return self._collect(
             "apigatewayv2", "get_api_mappings", "Items", _V2_PAGES, DomainName=domain_name
         )
+
+    # --------------------------------------------------------------------- KMS
+
+    def kms_keys(self) -> list[dict[str, Any]]:
+        """Every KMS key in the Region (ListKeys, all pages)."""
+        found: list[dict[str, Any]] = []
+        marker: str | None = None
+        while True:
+            request: dict[str, Any] = {"Limit": 1000}
+            if marker:
+                request["Marker"] = marker
+            page = self.call("kms", "list_keys", **request)
+            found.extend(page.get("Keys", []))
+            marker = page.get("NextMarker") if page.get("Truncated") else None
+            if not marker:
+                return found
+
+    def key(self, key_id: str) -> dict[str, Any] | None:
+        """DescribeKey's KeyMetadata; None when the key does not exist."""
+        response = self.call("kms", "describe_key", missing=NOT_FOUND_CODES, KeyId=key_id)
+        return None if response is None else dict(response["KeyMetadata"])
+
+    def key_rotation(self, key_id: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "kms", "get_key_rotation_status", missing=NOT_FOUND_CODES, KeyId=key_id
+        )
+        return response
+
+    def key_policy(self, key_id: str) -> dict[str, Any] | None:
+        """The key's (only) policy, "default", as a document; None when the key is gone."""
+        response = self.call(
+            "kms", "get_key_policy", missing=NOT_FOUND_CODES, KeyId=key_id, PolicyName="default"
+        )
+        return None if response is None else _document(response["Policy"])
+
+    # --------------------------------------------------------- CloudWatch Logs
+
+    def log_groups(self) -> list[dict[str, Any]]:
+        """Every log group in the Region (DescribeLogGroups, 50 a page)."""
+        return self._collect("logs", "describe_log_groups", "logGroups", _LOGS_PAGES, limit=50)
+
+    # -------------------------------------------------------------- CloudTrail
+
+    def trails(self) -> list[dict[str, Any]]:
+        """Every trail that applies to this Region, multi-Region trails of other Regions too."""
+        response = self.call("cloudtrail", "describe_trails", includeShadowTrails=True)
+        return list(response.get("trailList", []))
+
+    def trail_status(self, trail_arn: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "cloudtrail", "get_trail_status", missing=_TRAIL_NOT_FOUND, Name=trail_arn
+        )
+        return response
+
+    def event_selectors(self, trail_arn: str) -> dict[str, Any] | None:
+        response: dict[str, Any] | None = self.call(
+            "cloudtrail", "get_event_selectors", missing=_TRAIL_NOT_FOUND, TrailName=trail_arn
+        )
+        return response

@@ -13,6 +13,10 @@ from configguard import parameters as p
 from configguard.parameters import RuleParameters
 
 LAMBDA = "AWS::Lambda::Function"
+KMS_KEY = "AWS::KMS::Key"
+LOG_GROUP = "AWS::Logs::LogGroup"
+TRAIL = "AWS::CloudTrail::Trail"
+ACCOUNT = "AWS::::Account"
 REST_STAGE = "AWS::ApiGateway::Stage"
 HTTP_STAGE = "AWS::ApiGatewayV2::Stage"
 REST_API = "AWS::ApiGateway::RestApi"
@@ -385,6 +389,91 @@ RULES: dict[str, RuleSpec] = {
             permissions=("apigateway:GET",),
             security_hub_control="APIGateway.11",
             maximum_execution_frequency="Six_Hours",
+        ),
+        RuleSpec(
+            name="kms-key-rotation-enabled",
+            description=(
+                "Customer-managed, enabled, symmetric encryption keys have automatic "
+                "rotation, within MaxRotationPeriodDays when given. Asymmetric, HMAC, "
+                "imported-material, custom-key-store and AWS-managed keys: NOT_APPLICABLE."
+            ),
+            resource_types=(KMS_KEY,),
+            trigger=Trigger.CHANGE,
+            parameters=p.KmsKeyRotationEnabledParameters,
+            permissions=("kms:DescribeKey", "kms:GetKeyRotationStatus"),
+            security_hub_control="KMS.4",
+        ),
+        RuleSpec(
+            name="kms-key-not-pending-deletion",
+            description=(
+                "Customer-managed keys (optionally only KmsKeyIds) are not scheduled for "
+                "deletion; the annotation carries the deletion date."
+            ),
+            resource_types=(KMS_KEY,),
+            trigger=Trigger.CHANGE,
+            parameters=p.KmsKeyNotPendingDeletionParameters,
+            permissions=("kms:DescribeKey",),
+            security_hub_control="KMS.3",
+        ),
+        RuleSpec(
+            name="kms-key-policy-safe",
+            description=(
+                "Key policies grant nothing to '*' without a fixed org/account/service "
+                "condition, kms:* only to the account root, and (with KeyAdminPrincipals) "
+                "deletion, disabling and policy changes only to the key administrators. "
+                "Periodic: Config's key CI has no policy."
+            ),
+            resource_types=(KMS_KEY,),
+            trigger=Trigger.PERIODIC,
+            parameters=p.KmsKeyPolicySafeParameters,
+            permissions=("kms:ListKeys", "kms:DescribeKey", "kms:GetKeyPolicy"),
+            security_hub_control="KMS.5",
+            maximum_execution_frequency="Six_Hours",
+        ),
+        RuleSpec(
+            name="log-group-cmk-encrypted",
+            description=(
+                "CloudWatch log groups (optionally those under LogGroupNamePrefixes) are "
+                "encrypted with a KMS key, KmsKeyId when given. Periodic, like AWS's "
+                "cloudwatch-log-group-encrypted."
+            ),
+            resource_types=(LOG_GROUP,),
+            trigger=Trigger.PERIODIC,
+            parameters=p.LogGroupCmkEncryptedParameters,
+            permissions=("logs:DescribeLogGroups",),
+            maximum_execution_frequency="TwentyFour_Hours",
+        ),
+        RuleSpec(
+            name="log-group-retention",
+            description=(
+                "CloudWatch log groups keep events at least MinRetentionTime days "
+                "(default 365); never-expire is COMPLIANT unless NeverExpireCompliant is false."
+            ),
+            resource_types=(LOG_GROUP,),
+            trigger=Trigger.PERIODIC,
+            parameters=p.LogGroupRetentionParameters,
+            permissions=("logs:DescribeLogGroups",),
+            security_hub_control="CloudWatch.16",
+            maximum_execution_frequency="TwentyFour_Hours",
+        ),
+        RuleSpec(
+            name="cloudtrail-security-trail",
+            description=(
+                "At least one trail is logging, multi-Region, with global service events, "
+                "read+write management events, log file validation, KMS encryption and "
+                "(RequireLambdaDataEvents) Lambda data events. Reported for the account and "
+                "per trail."
+            ),
+            resource_types=(ACCOUNT, TRAIL),
+            trigger=Trigger.PERIODIC,
+            parameters=p.CloudtrailSecurityTrailParameters,
+            permissions=(
+                "cloudtrail:DescribeTrails",
+                "cloudtrail:GetTrailStatus",
+                "cloudtrail:GetEventSelectors",
+            ),
+            security_hub_control="CloudTrail.1, CloudTrail.2, CloudTrail.4",
+            maximum_execution_frequency="TwentyFour_Hours",
         ),
     )
 }
