@@ -39,6 +39,7 @@ from moto.awslambda.models import (
 from moto.awslambda.policy import Policy as LambdaPolicy
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.cloudtrail.models import Trail as CloudTrailTrail
 from moto.config.exceptions import (
     InvalidNextTokenException,
     InvalidParameterValueException,
@@ -49,6 +50,8 @@ from moto.config.exceptions import (
 from moto.config.models import ConfigBackend, config_backends
 from moto.config.responses import ConfigResponse
 from moto.events.models import events_backends
+from moto.kms.models import KmsBackend
+from moto.kms.responses import KmsResponse
 
 __all__ = [
     "DEFAULT_LAMBDA_CONCURRENCY_QUOTA",
@@ -466,6 +469,96 @@ def _install_apigateway() -> None:
     for owner, name, wrap in pairs:
         if not _is_marked(owner, name):
             _patch(owner, name, wrap(getattr(owner, name)))
+
+
+# ------------------------------------ (h) KMS rotation period and AWS-managed default keys
+
+_ROTATION_PERIOD_ATTR = "_configguard_rotation_period"
+_DEFAULT_ROTATION_DAYS = 365
+
+
+def _wrap_kms_enable_key_rotation(original: Callable[..., Any]) -> Callable[..., Any]:
+    def enable_key_rotation(self: KmsResponse) -> Any:
+        """EnableKeyRotation keeps RotationPeriodInDays (90-2560, default 365)."""
+        period = self._get_param("RotationPeriodInDays")
+        result = original(self)
+        key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(self._get_param("KeyId"))]
+        key.__dict__[_ROTATION_PERIOD_ATTR] = int(period or _DEFAULT_ROTATION_DAYS)
+        return result
+
+    return enable_key_rotation
+
+
+def _wrap_kms_get_key_rotation_status(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_key_rotation_status(self: KmsResponse) -> str:
+        """GetKeyRotationStatus reports KeyId and, when rotation is on, RotationPeriodInDays."""
+        body = json.loads(original(self))
+        key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(self._get_param("KeyId"))]
+        body["KeyId"] = key.id
+        if body.get("KeyRotationEnabled"):
+            body["RotationPeriodInDays"] = key.__dict__.get(
+                _ROTATION_PERIOD_ATTR, _DEFAULT_ROTATION_DAYS
+            )
+        return json.dumps(body)
+
+    return get_key_rotation_status
+
+
+def _wrap_kms_generate_default_keys(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _generate_default_keys(self: KmsBackend, alias_name: str) -> str | None:
+        """Keys behind reserved `alias/aws/*` aliases are AWS managed (KeyManager AWS)."""
+        key_id: str | None = original(self, alias_name)
+        if key_id is not None:
+            key = self.keys[key_id]
+            key.key_manager = "AWS"
+            key.key_rotation_status = True  # AWS rotates its managed keys yearly
+        return key_id
+
+    return _generate_default_keys
+
+
+def _install_kms() -> None:
+    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+        (KmsResponse, "enable_key_rotation", _wrap_kms_enable_key_rotation),
+        (KmsResponse, "get_key_rotation_status", _wrap_kms_get_key_rotation_status),
+        (KmsBackend, "_generate_default_keys", _wrap_kms_generate_default_keys),
+    )
+    for owner, name, wrap in pairs:
+        if not _is_marked(owner, name):
+            _patch(owner, name, wrap(getattr(owner, name)))
+
+
+# ---------------------------------------------- (i) CloudTrail default event selectors
+
+# CreateTrail without selectors logs all management events, read and write (AWS
+# CloudTrail User Guide, "Logging management events"); GetEventSelectors reports it.
+_DEFAULT_EVENT_SELECTOR = {
+    "ReadWriteType": "All",
+    "IncludeManagementEvents": True,
+    "DataResources": [],
+    "ExcludeManagementEventSources": [],
+}
+
+
+def _wrap_trail_get_event_selectors(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_event_selectors(self: CloudTrailTrail) -> tuple[list[Any], list[Any]]:
+        """A trail that never had selectors put reports AWS's default selector."""
+        basic, advanced = original(self)
+        if not basic and not advanced:
+            return [dict(_DEFAULT_EVENT_SELECTOR)], []
+        return basic, advanced
+
+    return get_event_selectors
+
+
+def _install_cloudtrail() -> None:
+    name = "get_event_selectors"
+    if not _is_marked(CloudTrailTrail, name):
+        _patch(
+            CloudTrailTrail,
+            name,
+            _wrap_trail_get_event_selectors(CloudTrailTrail.get_event_selectors),
+        )
 
 
 # ------------------------------------------------------------ (b) Config PutEvaluations
@@ -915,6 +1008,8 @@ def install() -> None:
         _install_lambda_account_settings()
         _install_lambda_configuration()
         _install_apigateway()
+        _install_kms()
+        _install_cloudtrail()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
 
