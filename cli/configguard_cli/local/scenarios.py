@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configguard.clients import ClientFactory
-from configguard_cli.local import apigw_scenarios, seed
+from configguard_cli.local import apigw_scenarios, security_scenarios, seed
 
 PREFIX = "scenario-"
 
@@ -459,6 +459,8 @@ def seed_all(factory: ClientFactory) -> dict[str, dict[str, str]]:
         create(world, scenario)
     table = expected()
     for rule, verdicts in apigw_scenarios.seed(factory).expected.items():
+        table.setdefault(rule, {}).update(verdicts)
+    for rule, verdicts in security_scenarios.seed(factory).items():
         table.setdefault(rule, {}).update(verdicts)
     return table
 
