@@ -319,7 +319,16 @@ def list_http_stages(reads: Reads) -> Iterator[ConfigurationItem]:
 def kms_key_ci(reads: Reads, metadata: dict[str, Any]) -> ConfigurationItem:
     """A CI from DescribeKey (+ GetKeyRotationStatus), property names as the schema's."""
     rotation: bool | None = None
-    if metadata.get("KeyManager") == "CUSTOMER" and metadata.get("KeyState") != "PendingDeletion":
+    # Only customer-managed symmetric keys with KMS key material can rotate; KMS answers
+    # UnsupportedOperationException for the others, so they are not asked.
+    rotatable = (
+        metadata.get("KeyManager") == "CUSTOMER"
+        and metadata.get("KeyState") != "PendingDeletion"
+        and (metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec"))
+        == "SYMMETRIC_DEFAULT"
+        and metadata.get("Origin", "AWS_KMS") == "AWS_KMS"
+    )
+    if rotatable:
         status = reads.key_rotation(metadata["KeyId"])
         rotation = None if status is None else bool(status.get("KeyRotationEnabled"))
     configuration = {
