@@ -29,7 +29,6 @@ Scenarios:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rdklib import Evaluation
@@ -38,19 +37,11 @@ from configguard.cibuilder import HTTP_STAGE, MISSING, ci_value, parse_stage_arn
 from configguard.parameters import ApigwStageAccessLoggingParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
+from configguard.routes import setting
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
 GONE = Verdict.not_applicable("The stage no longer exists.")
-
-
-def setting(mapping: Any, name: str) -> Any:
-    """`name` from a settings object, camelCase (CI) or PascalCase (apigatewayv2 API)."""
-    if not isinstance(mapping, Mapping):
-        return None
-    if name in mapping:
-        return mapping[name]
-    return mapping.get(name[:1].upper() + name[1:])
 
 
 def destination_label(arn: str) -> str:

@@ -41,10 +41,10 @@ from configguard.cibuilder import MISSING, ci_value, parse_stage_arn
 from configguard.parameters import ApigwStageCacheEncryptedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
+from configguard.routes import STAGE_WIDE, method_label
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
-STAGE_WIDE = "*/*"
 GONE = Verdict.not_applicable("The stage no longer exists.")
 MAX_LISTED = 8
 
@@ -52,15 +52,6 @@ MAX_LISTED = 8
 def is_true(value: Any) -> bool:
     """A boolean as Config records it: true, or the string "true"."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def method_label(key: str) -> str:
-    """A method-settings key as 'VERB /path': '~1orders~1{id}/GET' -> 'GET /orders/{id}'."""
-    if key == STAGE_WIDE:
-        return "stage-wide */*"
-    encoded, _, verb = key.rpartition("/")
-    path = encoded.replace("~1", "/").replace("~0", "~")  # JSON-pointer escapes, in order
-    return f"{verb} {path or '/'}"
 
 
 def _get(value: Any, name: str) -> Any:

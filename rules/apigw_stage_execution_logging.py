@@ -52,31 +52,13 @@ from configguard.cibuilder import HTTP_STAGE, MISSING, ci_value, parse_stage_arn
 from configguard.parameters import ApigwStageExecutionLoggingParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
+from configguard.routes import STAGE_WIDE, method_label, setting
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
-STAGE_WIDE = "*/*"
 OFF = "OFF"
 GONE = Verdict.not_applicable("The stage no longer exists.")
 MAX_LISTED = 8
-
-
-def method_label(key: str) -> str:
-    """A method-settings key as 'VERB /path': '~1orders~1{id}/GET' -> 'GET /orders/{id}'."""
-    if key == STAGE_WIDE:
-        return "stage-wide */*"
-    encoded, _, verb = key.rpartition("/")
-    path = encoded.replace("~1", "/").replace("~0", "~")  # JSON-pointer escapes, in order
-    return f"{verb} {path or '/'}"
-
-
-def setting(mapping: Any, name: str) -> Any:
-    """`name` from a settings object, camelCase (CI) or PascalCase (apigatewayv2 API)."""
-    if not isinstance(mapping, Mapping):
-        return None
-    if name in mapping:
-        return mapping[name]
-    return mapping.get(name[:1].upper() + name[1:])
 
 
 def level_of(settings: Any) -> str | None:

@@ -57,10 +57,10 @@ from configguard.cibuilder import HTTP_STAGE, MISSING, ci_value, parse_stage_arn
 from configguard.parameters import ApigwStageThrottlingParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
+from configguard.routes import STAGE_WIDE, method_label, setting
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
 
-STAGE_WIDE = "*/*"
 ACCOUNT_DEFAULT_RATE = 10_000.0
 ACCOUNT_DEFAULT_BURST = 5_000.0
 GONE = Verdict.not_applicable("The stage no longer exists.")
@@ -86,15 +86,6 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) and result >= 0 else None
 
 
-def setting(mapping: Any, name: str) -> Any:
-    """`name` from a settings object, camelCase (CI) or PascalCase (apigatewayv2 API)."""
-    if not isinstance(mapping, Mapping):
-        return None
-    if name in mapping:
-        return mapping[name]
-    return mapping.get(name[:1].upper() + name[1:])
-
-
 def throttle_of(settings: Any) -> Throttle:
     return Throttle(
         number(setting(settings, "throttlingRateLimit")),
@@ -104,13 +95,6 @@ def throttle_of(settings: Any) -> Throttle:
 
 def fmt(value: float) -> str:
     return f"{value:g}"
-
-
-def method_label(key: str) -> str:
-    """A method-settings key as 'VERB /path': '~1orders~1{id}/GET' -> 'GET /orders/{id}'."""
-    encoded, _, verb = key.rpartition("/")
-    path = encoded.replace("~1", "/").replace("~0", "~")  # JSON-pointer escapes, in order
-    return f"{verb} {path or '/'}"
 
 
 def account_default(reads: Reads) -> Throttle:
