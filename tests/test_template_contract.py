@@ -348,8 +348,14 @@ def test_remediation_environment(template: Template, spec: RemediationSpec) -> N
     mode = parameters[str(_target(variables[settings.REMEDIATION_MODE]))]
     assert set(mode["AllowedValues"]) == set(MODES)
     assert mode["Default"] == spec.default_mode
-    for name in (settings.DEFAULT_CONCURRENCY, settings.UNRESERVED_MARGIN):
+    for name in (
+        settings.DEFAULT_CONCURRENCY,
+        settings.UNRESERVED_MARGIN,
+        settings.MAX_CHANGES_PER_HOUR,
+    ):
         assert parameters[str(_target(variables[name]))]["Type"] == "Number"
+    allowlist = parameters[str(_target(variables[settings.ACCOUNT_ALLOWLIST]))]
+    assert allowlist["Default"] == "", "by default a fix acts only in its own account"
 
 
 # ------------------------------------------------------------------ both directions

@@ -3,17 +3,20 @@
 Pipeline for each request (fail closed: an error in a gate changes nothing and
 leaves a record saying why):
 
-  kill switch -> mode (off | dry-run | apply) -> [idempotency] -> re-read live state
-  -> opt-out tag -> already compliant? -> plan (may refuse) -> dry-run stops here
-  -> apply -> read back and verify -> tag -> audit record everywhere
+  kill switch -> mode (off | dry-run | apply) -> account allowlist -> [idempotency]
+  -> re-read live state -> opt-out tag -> already compliant? -> plan (may refuse)
+  -> dry-run stops here -> blast-radius cap (atomic, DynamoDB) -> apply
+  -> read back and verify -> tag -> audit record everywhere
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -143,6 +146,76 @@ def resolve_mode(factory: ClientFactory, spec: RemediationSpec) -> str:
     return mode
 
 
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def allowed_accounts(factory: ClientFactory) -> frozenset[str] | None:
+    """The accounts fixes may act in: None means any ("*").
+
+    Unset means only the function's own account, so a single-account stack never acts
+    on a request for another account; a malformed list fails closed.
+    """
+    raw = settings.optional(settings.ACCOUNT_ALLOWLIST, "").strip()
+    if raw == "*":
+        return None
+    if not raw:
+        try:
+            own = str(factory.client("sts").get_caller_identity()["Account"])
+        except Exception as exc:
+            raise GateError(f"own account unknown: {redact_text(str(exc))[:200]}") from exc
+        return frozenset({own})
+    accounts = [item.strip() for item in raw.split(",") if item.strip()]
+    bad = [a for a in accounts if not _ACCOUNT_ID.fullmatch(a)]
+    if bad or not accounts:
+        raise GateError(f"{settings.ACCOUNT_ALLOWLIST} holds values that are not account ids")
+    return frozenset(accounts)
+
+
+class CapReachedError(Refusal):
+    """The blast-radius cap for this remediation, account and hour is used up."""
+
+
+def reserve_change(factory: ClientFactory, spec: RemediationSpec, account: str) -> int:
+    """Atomically take one of this hour's applied-change slots; the slot number taken.
+
+    One counter item per remediation, account and UTC hour in the idempotency table,
+    incremented with a conditional UpdateItem, expires through the table's TTL.
+    """
+    cap = settings.integer(
+        settings.MAX_CHANGES_PER_HOUR, settings.DEFAULT_MAX_CHANGES_PER_HOUR, minimum=0
+    )
+    if cap == 0:
+        raise CapReachedError(
+            f"Blast-radius cap is 0 ({settings.MAX_CHANGES_PER_HOUR}): applying is disabled."
+        )
+    now = datetime.now(UTC)
+    hour = now.strftime("%Y-%m-%dT%H")
+    expires = int(now.replace(minute=0, second=0, microsecond=0).timestamp()) + 2 * 3600
+    try:
+        response = factory.client("dynamodb").update_item(
+            TableName=settings.require(settings.IDEMPOTENCY_TABLE),
+            Key={"id": {"S": f"blast-radius#{spec.name}#{account}#{hour}"}},
+            UpdateExpression="ADD #count :one SET #expiration = :expires",
+            ConditionExpression="attribute_not_exists(#count) OR #count < :cap",
+            ExpressionAttributeNames={"#count": "changes", "#expiration": "expiration"},
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":cap": {"N": str(cap)},
+                ":expires": {"N": str(expires)},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "ConditionalCheckFailedException":
+            raise CapReachedError(
+                f"Blast-radius cap reached: {spec.name} already applied {cap} change(s) in "
+                f"account {account} this hour ({hour}Z); nothing was changed."
+            ) from None
+        raise GateError(f"blast-radius counter unavailable ({code})") from exc
+    return int(response["Attributes"]["changes"]["N"])
+
+
 def opted_out(tags: dict[str, str]) -> bool:
     key = settings.optional(settings.OPT_OUT_TAG, settings.DEFAULT_OPT_OUT_TAG)
     return tags.get(key, "").strip().lower() == "false"
@@ -200,6 +273,17 @@ class Engine:
         if mode == "off":
             record = self._record(request, mode)
             record.outcome, record.reason = Outcome.BLOCKED, "The remediation mode is off."
+            return audit.write(record, factory)
+        try:
+            accounts = allowed_accounts(factory)
+        except GateError as exc:
+            record = self._record(request, mode)
+            record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
+            return audit.write(record, factory)
+        if accounts is not None and request.account_id not in accounts:
+            record = self._record(request, mode)
+            record.outcome = Outcome.BLOCKED
+            record.reason = f"Account {request.account_id} is not in the account allowlist."
             return audit.write(record, factory)
         effective = "dry-run" if request.dry_run else mode
         return self._idempotent(request, effective, context)
@@ -272,6 +356,10 @@ class Engine:
         ctx = FixContext(factory=factory, request=request)
         try:
             self._pipeline(ctx, record, mode)
+        except CapReachedError as exc:
+            record.outcome, record.reason = Outcome.BLOCKED, str(exc)
+        except GateError as exc:
+            record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
         except Refusal as exc:
             record.outcome, record.reason = Outcome.REFUSED, str(exc)
         except Exception as exc:
@@ -306,6 +394,7 @@ class Engine:
             record.outcome = Outcome.DRY_RUN
             record.reason = f"Dry run: would {plan.action}. Noncompliant because: {still}"
             return
+        reserve_change(self.factory, self.spec, ctx.request.account_id)
         fix.apply(ctx, state, plan)
         after = fix.read(ctx)
         problem = "the resource disappeared" if after is None else fix.verify(after, plan)
