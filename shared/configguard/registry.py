@@ -86,6 +86,8 @@ RULE_BASELINE_PERMISSIONS: tuple[str, ...] = (
 
 # Every remediation function needs these besides the fix itself.
 REMEDIATION_BASELINE_PERMISSIONS: tuple[str, ...] = (
+    "securityhub:GetFindings",
+    "securityhub:BatchUpdateFindings",
     "dynamodb:PutItem",
     "dynamodb:GetItem",
     "dynamodb:UpdateItem",

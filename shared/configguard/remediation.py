@@ -31,13 +31,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.exceptions import ClientError
 
-from configguard import audit, settings
+from configguard import audit, findings, settings
 from configguard.audit import AuditRecord, Outcome
 from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.redact import redact_text
 from configguard.registry import RemediationSpec
-from configguard.triggers import RemediationRequest, parse_requests
+from configguard.triggers import FindingRef, RemediationRequest, parse_requests
 
 MODES = ("off", "dry-run", "apply")
 KILL_SWITCH_OFF = "off"
@@ -72,6 +72,7 @@ class FixContext:
     factory: ClientFactory
     request: RemediationRequest
     notes: list[str] = field(default_factory=list)
+    findings: list[FindingRef] = field(default_factory=list)
 
 
 class Remediation(ABC, Generic[StateT]):
@@ -365,6 +366,9 @@ class Engine:
         except Exception as exc:
             record.outcome = Outcome.FAILED
             record.error = f"{type(exc).__name__}: {redact_text(str(exc))[:1000]}"
+            self._note_findings(
+                ctx, f"{self.spec.name} FAILED: {record.error} (audit {record.audit_id})"
+            )
             record.notes.extend(ctx.notes)
             data = audit.write(record, factory)
             raise RemediationFailedError(
@@ -372,6 +376,15 @@ class Engine:
             ) from exc
         record.notes.extend(ctx.notes)
         return audit.write(record, factory)
+
+    @staticmethod
+    def _note_findings(ctx: FixContext, text: str, status: str | None = None) -> None:
+        """The Security Hub part of the audit note; trouble there is only noted."""
+        problem = findings.update(ctx.factory, ctx.findings, text, status)
+        if problem:
+            ctx.notes.append(problem)
+        elif ctx.findings and status:
+            ctx.notes.append(f"Security Hub: {len(ctx.findings)} finding(s) {status}")
 
     def _pipeline(self, ctx: FixContext, record: AuditRecord, mode: str) -> None:
         fix = self.fix
@@ -390,11 +403,22 @@ class Engine:
             return
         plan = fix.plan(ctx, state)
         record.action, record.before, record.after = plan.action, plan.before, plan.after
+        ctx.findings, problem = findings.lookup(ctx.factory, ctx.request, record.resource_arn)
+        if problem:
+            ctx.notes.append(problem)
         if mode == "dry-run":
             record.outcome = Outcome.DRY_RUN
             record.reason = f"Dry run: would {plan.action}. Noncompliant because: {still}"
+            self._note_findings(
+                ctx, f"{self.spec.name} dry run: would {plan.action} (audit {record.audit_id})"
+            )
             return
         reserve_change(self.factory, self.spec, ctx.request.account_id)
+        self._note_findings(
+            ctx,
+            f"{self.spec.name}: applying {plan.action} (audit {record.audit_id})",
+            "NOTIFIED",
+        )
         fix.apply(ctx, state, plan)
         after = fix.read(ctx)
         problem = "the resource disappeared" if after is None else fix.verify(after, plan)
@@ -402,6 +426,12 @@ class Engine:
             raise RemediationFailedError(f"verification failed after {plan.action}: {problem}")
         record.outcome = Outcome.APPLIED
         record.reason = f"Applied {plan.action}; verified compliant. Was: {still}"
+        self._note_findings(
+            ctx,
+            f"{self.spec.name}: applied {plan.action}; verified compliant "
+            f"(audit {record.audit_id})",
+            "RESOLVED",
+        )
         try:
             fix.tag_resource(
                 ctx, record.resource_arn, {settings.LAST_REMEDIATION_TAG: record.audit_id}

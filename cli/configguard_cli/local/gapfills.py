@@ -52,6 +52,12 @@ from moto.config.responses import ConfigResponse
 from moto.events.models import events_backends
 from moto.kms.models import KmsBackend
 from moto.kms.responses import KmsResponse
+from moto.securityhub import urls as securityhub_urls
+from moto.securityhub.exceptions import (
+    InvalidInputException as SecurityHubInvalidInputException,
+)
+from moto.securityhub.models import SecurityHubBackend
+from moto.securityhub.responses import SecurityHubResponse
 
 __all__ = [
     "DEFAULT_LAMBDA_CONCURRENCY_QUOTA",
@@ -561,6 +567,92 @@ def _install_cloudtrail() -> None:
         )
 
 
+# ------------------------------------------------- (j) Security Hub BatchUpdateFindings
+
+_BATCH_UPDATE_PATH = r"{0}/findings/batchupdate$"
+_WORKFLOW_STATUSES = ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED")
+_MAX_BATCH_FINDINGS = 100
+_MAX_NOTE = 512
+
+
+class _InvalidFindingsUpdateError(ValueError):
+    """BatchUpdateFindings rejects the whole request (InvalidInputException)."""
+
+
+def _securityhub_batch_update_findings(
+    self: SecurityHubBackend, request: dict[str, Any]
+) -> dict[str, Any]:
+    """Security Hub BatchUpdateFindings (AWS Security Hub API Reference).
+
+    Updates the customer-controlled fields of existing findings: Workflow.Status (NEW,
+    NOTIFIED, RESOLVED, SUPPRESSED), Note (one note per finding, each update replaces
+    it; Text and UpdatedBy at most 512 characters), and sets UpdatedAt. At most 100
+    findings per call; unknown findings come back in UnprocessedFindings.
+    """
+    identifiers = request.get("FindingIdentifiers")
+    if not isinstance(identifiers, list) or not 1 <= len(identifiers) <= _MAX_BATCH_FINDINGS:
+        raise _InvalidFindingsUpdateError("FindingIdentifiers must hold 1 to 100 findings")
+    note = request.get("Note")
+    if note is not None:
+        text, updated_by = note.get("Text"), note.get("UpdatedBy")
+        if not text or not updated_by:
+            raise _InvalidFindingsUpdateError("Note needs Text and UpdatedBy")
+        if len(text) > _MAX_NOTE or len(updated_by) > _MAX_NOTE:
+            raise _InvalidFindingsUpdateError("Note.Text and Note.UpdatedBy are at most 512")
+    workflow = request.get("Workflow")
+    if workflow is not None and workflow.get("Status") not in _WORKFLOW_STATUSES:
+        raise _InvalidFindingsUpdateError(f"Workflow.Status must be one of {_WORKFLOW_STATUSES}")
+    now = _iso(_now())
+    processed: list[dict[str, str]] = []
+    unprocessed: list[dict[str, Any]] = []
+    with _lock:
+        by_key = {(f.id, f.data.get("ProductArn")): f for f in self.findings}
+        for identifier in identifiers:
+            key = (identifier.get("Id"), identifier.get("ProductArn"))
+            finding = by_key.get(key)
+            if finding is None:
+                unprocessed.append(
+                    {
+                        "FindingIdentifier": identifier,
+                        "ErrorCode": "FindingNotFound",
+                        "ErrorMessage": "Finding Not Found",
+                    }
+                )
+                continue
+            if workflow is not None:
+                finding.data["Workflow"] = {"Status": workflow["Status"]}
+            if note is not None:
+                finding.data["Note"] = {
+                    "Text": note["Text"],
+                    "UpdatedBy": note["UpdatedBy"],
+                    "UpdatedAt": now,
+                }
+            finding.data["UpdatedAt"] = now
+            processed.append({"Id": key[0], "ProductArn": key[1]})
+    return {"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}
+
+
+def _securityhub_response_batch_update_findings(
+    self: SecurityHubResponse,
+) -> tuple[int, dict[str, str], str]:
+    """HTTP side of BatchUpdateFindings: PATCH /findings/batchupdate."""
+    raw = self.body.decode("utf-8") if isinstance(self.body, bytes) else self.body
+    try:
+        request = json.loads(raw or "{}")
+        result = _securityhub_batch_update_findings(self.securityhub_backend, request)
+    except (json.JSONDecodeError, _InvalidFindingsUpdateError) as exc:
+        raise SecurityHubInvalidInputException(op="BatchUpdateFindings", msg=str(exc)) from None
+    return 200, {}, json.dumps(result)
+
+
+def _install_securityhub() -> None:
+    securityhub_urls.url_paths.setdefault(_BATCH_UPDATE_PATH, SecurityHubResponse.dispatch)
+    _patch(SecurityHubBackend, "batch_update_findings", _securityhub_batch_update_findings)
+    _patch(
+        SecurityHubResponse, "batch_update_findings", _securityhub_response_batch_update_findings
+    )
+
+
 # ------------------------------------------------------------ (b) Config PutEvaluations
 
 
@@ -1010,6 +1102,7 @@ def install() -> None:
         _install_apigateway()
         _install_kms()
         _install_cloudtrail()
+        _install_securityhub()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
 
