@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,36 @@ def standin_server() -> Iterator[StandIn]:
         yield server
 
 
+@contextmanager
+def fresh_standin(server: StandIn) -> Iterator[StandIn]:
+    """Reset the stand-in and point the environment and default factory at it."""
+    with pytest.MonkeyPatch.context() as patch:
+        server.reset()
+        for key, value in server.environ().items():
+            patch.setenv(key, value)
+        reset_default_factory()
+        try:
+            yield server
+        finally:
+            reset_default_factory()
+
+
 @pytest.fixture
-def standin(standin_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    standin_server.reset()
-    for key, value in standin_server.environ().items():
-        monkeypatch.setenv(key, value)
-    reset_default_factory()
-    yield standin_server
-    reset_default_factory()
+def standin(standin_server: StandIn) -> Iterator[StandIn]:
+    with fresh_standin(standin_server) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_standin(standin_server: StandIn) -> Iterator[StandIn]:
+    """One reset for a whole test module; its tests use their own resource names."""
+    with fresh_standin(standin_server) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_factory(module_standin: StandIn) -> ClientFactory:
+    return default_factory()
 
 
 @pytest.fixture
@@ -108,6 +131,29 @@ class CallCounter:
 
     def close(self) -> None:
         self._client.meta.events.unregister("before-call.*.*", self._count)
+
+
+class ApiCalls:
+    """API Gateway calls (v1 and v2) made through the shared factory's clients."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.counters = [CallCounter(factory.client(s)) for s in ("apigateway", "apigatewayv2")]
+
+    @property
+    def calls(self) -> list[str]:
+        return [call for counter in self.counters for call in counter.calls]
+
+    def clear(self) -> None:
+        for counter in self.counters:
+            counter.calls.clear()
+
+
+@pytest.fixture
+def api_calls(factory: ClientFactory) -> Iterator[ApiCalls]:
+    calls = ApiCalls(factory)
+    yield calls
+    for counter in calls.counters:
+        counter.close()
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import lambda_context, load_event
+from conftest import fresh_standin, lambda_context, load_event
 from faults import inject_error
 
-from configguard.clients import default_factory, reset_default_factory
+from configguard.clients import default_factory
 from configguard.parameters import ApigwDomainTlsPolicyParameters, parse_parameters
 from configguard.reads import Reads
 from configguard.registry import HTTP_DOMAIN, REST_DOMAIN
@@ -148,22 +148,15 @@ def build(factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def scan(standin_server) -> Iterator[Scan]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            apis = build(factory)
-            handler(scheduled(standin_server), CTX)
-            stored = results(factory)
-            clients = RuleClients(factory)
-            params = parse_parameters(ApigwDomainTlsPolicyParameters, {})
-            module.ApigwDomainTlsPolicy().evaluate_periodic(None, clients, params)
-            yield Scan(apis, stored, clients.reads.calls)
-        finally:
-            reset_default_factory()
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        apis = build(factory)
+        handler(scheduled(standin_server), CTX)
+        stored = results(factory)
+        clients = RuleClients(factory)
+        params = parse_parameters(ApigwDomainTlsPolicyParameters, {})
+        module.ApigwDomainTlsPolicy().evaluate_periodic(None, clients, params)
+        yield Scan(apis, stored, clients.reads.calls)
 
 
 def test_scheduled_events_are_real_shaped():

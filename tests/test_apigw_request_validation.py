@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import lambda_context, load_event, stored_results
+from conftest import fresh_standin, lambda_context, load_event, stored_results
 from faults import inject_error
 
-from configguard.clients import default_factory, reset_default_factory
+from configguard.clients import default_factory
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
 
@@ -131,32 +131,25 @@ class Scan:
 
 @pytest.fixture(scope="module")
 def scan(standin_server) -> Iterator[Scan]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            ids = build(factory)
-            events = factory.client("apigateway").meta.events
-            validator_reads: list[str] = []
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        ids = build(factory)
+        events = factory.client("apigateway").meta.events
+        validator_reads: list[str] = []
 
-            def record(params: dict[str, Any], **_: Any) -> None:
-                validator_reads.append(params["restApiId"])
+        def record(params: dict[str, Any], **_: Any) -> None:
+            validator_reads.append(params["restApiId"])
 
-            runs: dict[str, dict[str, tuple[str, str]]] = {}
-            for hour, name in enumerate(EVENT_FILES):
-                hook = "provide-client-params.apigateway.GetRequestValidators"
-                if hour == 0:  # count the reads of the first run only
-                    events.register(hook, record, unique_id="count-validators")
-                event = scheduled(standin_server, f"{name}.json", f"2026-11-21T0{hour}:00:00Z")
-                handler(event, CTX)
-                events.unregister(hook, unique_id="count-validators")
-                runs[name] = results(factory)
-            yield Scan(ids, runs, validator_reads)
-        finally:
-            reset_default_factory()
+        runs: dict[str, dict[str, tuple[str, str]]] = {}
+        for hour, name in enumerate(EVENT_FILES):
+            hook = "provide-client-params.apigateway.GetRequestValidators"
+            if hour == 0:  # count the reads of the first run only
+                events.register(hook, record, unique_id="count-validators")
+            event = scheduled(standin_server, f"{name}.json", f"2026-11-21T0{hour}:00:00Z")
+            handler(event, CTX)
+            events.unregister(hook, unique_id="count-validators")
+            runs[name] = results(factory)
+        yield Scan(ids, runs, validator_reads)
 
 
 def verdict_of(scan: Scan, api: str, run: str = "scheduled") -> tuple[str, str]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import lambda_context, load_event, stored_results
+from conftest import fresh_standin, lambda_context, load_event, stored_results
 from faults import inject_error
 
-from configguard.clients import default_factory, reset_default_factory
+from configguard.clients import default_factory
 from configguard.parameters import ApigwRouteAuthorizationParameters, parse_parameters
 from configguard.rulebase import EvaluationError, RuleClients
 from configguard_cli.handlers import rule_module
@@ -148,29 +148,22 @@ EVENT_FILES = ("scheduled", "scheduled-allowed-routes", "scheduled-authorization
 
 @pytest.fixture(scope="module")
 def scan(standin_server) -> Iterator[Scan]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            ids = build(factory)
-            runs: dict[str, dict[str, tuple[str, str]]] = {}
-            for hour, name in enumerate(EVENT_FILES):
-                event = scheduled(standin_server, f"{name}.json", f"2026-11-21T0{hour}:00:00Z")
-                handler(event, CTX)
-                runs[name] = results(factory)
-            clients = RuleClients(factory)
-            params = parse_parameters(ApigwRouteAuthorizationParameters, {})
-            module.ApigwRouteAuthorization().evaluate_periodic(None, clients, params)
-            listed = (
-                len(factory.client("apigateway").get_rest_apis()["items"]),
-                len(factory.client("apigatewayv2").get_apis()["Items"]),
-            )
-            yield Scan(ids, runs, clients.reads.calls, listed)
-        finally:
-            reset_default_factory()
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        ids = build(factory)
+        runs: dict[str, dict[str, tuple[str, str]]] = {}
+        for hour, name in enumerate(EVENT_FILES):
+            event = scheduled(standin_server, f"{name}.json", f"2026-11-21T0{hour}:00:00Z")
+            handler(event, CTX)
+            runs[name] = results(factory)
+        clients = RuleClients(factory)
+        params = parse_parameters(ApigwRouteAuthorizationParameters, {})
+        module.ApigwRouteAuthorization().evaluate_periodic(None, clients, params)
+        listed = (
+            len(factory.client("apigateway").get_rest_apis()["items"]),
+            len(factory.client("apigatewayv2").get_apis()["Items"]),
+        )
+        yield Scan(ids, runs, clients.reads.calls, listed)
 
 
 def verdict_of(scan: Scan, api: str, run: str = "scheduled") -> tuple[str, str]:

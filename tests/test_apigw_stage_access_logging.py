@@ -6,14 +6,9 @@ back only its own stage's result.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
+from apigw_stages import REST, V2, read_ci, rest_stage, run_rule, v2_stage
 from conftest import (
-    REGION,
-    CallCounter,
     change_event,
     lambda_context,
     load_event,
@@ -23,13 +18,10 @@ from conftest import (
 from faults import inject_error
 
 from configguard import cibuilder
-from configguard.clients import default_factory, reset_default_factory
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
 
 RULE = "apigw-stage-access-logging"
-REST = cibuilder.REST_STAGE
-V2 = cibuilder.HTTP_STAGE
 module = rule_module(RULE)
 handler = module.lambda_handler
 CTX = lambda_context(f"configguard-{RULE}")
@@ -37,86 +29,24 @@ LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/apigw/access"
 FORMAT = '{"requestId":"$context.requestId","status":"$context.status"}'
 
 
-@pytest.fixture(scope="module")
-def standin(standin_server):
-    """One reset for the whole module instead of one per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        yield standin_server
-        reset_default_factory()
-
-
-@pytest.fixture(scope="module")
-def factory(standin):
-    return default_factory()
-
-
-class ApiCalls:
-    """API Gateway calls (v1 and v2) made through the shared factory's clients."""
-
-    def __init__(self, factory) -> None:
-        self.counters = [CallCounter(factory.client(s)) for s in ("apigateway", "apigatewayv2")]
-
-    @property
-    def calls(self) -> list[str]:
-        return [call for counter in self.counters for call in counter.calls]
-
-    def clear(self) -> None:
-        for counter in self.counters:
-            counter.calls.clear()
-
-
-@pytest.fixture
-def api_calls(factory) -> Iterator[ApiCalls]:
-    calls = ApiCalls(factory)
-    yield calls
-    for counter in calls.counters:
-        counter.close()
-
-
-def rest_stage(factory, name: str, *patches: tuple[str, str], api_id: str | None = None) -> str:
-    """REST API `name` with GET /orders deployed to stage prod, patched; the stage ARN."""
-    ag = factory.client("apigateway")
-    api = ag.create_rest_api(name=name, tags={"_custom_id_": api_id} if api_id else {})["id"]
-    root = ag.get_resources(restApiId=api)["items"][0]["id"]
-    orders = ag.create_resource(restApiId=api, parentId=root, pathPart="orders")["id"]
-    ag.put_method(restApiId=api, resourceId=orders, httpMethod="GET", authorizationType="NONE")
-    ag.put_integration(restApiId=api, resourceId=orders, httpMethod="GET", type="MOCK")
-    ag.create_deployment(restApiId=api, stageName="prod")
-    if patches:
-        operations = [{"op": "replace", "path": p, "value": v} for p, v in patches]
-        ag.update_stage(restApiId=api, stageName="prod", patchOperations=operations)
-    return cibuilder.rest_stage_arn(REGION, api, "prod")
-
-
-def v2_stage(factory, name: str, protocol: str, **stage: Any) -> str:
-    """An HTTP or WebSocket API `name` with stage prod; the stage ARN."""
-    v2 = factory.client("apigatewayv2")
-    extra = {"RouteSelectionExpression": "$request.body.action"} if protocol == "WEBSOCKET" else {}
-    api = v2.create_api(Name=name, ProtocolType=protocol, **extra)["ApiId"]
-    v2.create_stage(ApiId=api, StageName="prod", **stage)
-    return cibuilder.http_stage_arn(REGION, api, "prod")
-
-
-def read_ci(factory, resource_type: str, arn: str) -> dict[str, Any]:
-    """The stage's CI as Config delivers it: JSON, dates as strings."""
-    item = cibuilder.read(factory, resource_type, arn)
-    assert item is not None
-    return dict(json.loads(json.dumps(item, default=str)))
-
-
-def run(standin, factory, item: dict[str, Any], **kwargs: Any) -> tuple[str, str]:
-    handler(change_event(standin, RULE, item, **kwargs), CTX)
-    return stored_results(factory, RULE)[item["resourceId"]]
-
-
 ACCESS_LOGS = (
     ("/accessLogSettings/destinationArn", LOG_GROUP),
     ("/accessLogSettings/format", FORMAT),
 )
+
+
+@pytest.fixture(scope="module")
+def standin(module_standin):
+    return module_standin
+
+
+@pytest.fixture(scope="module")
+def factory(module_factory):
+    return module_factory
+
+
+def run(standin, factory, item, **kwargs):
+    return run_rule(RULE, standin, factory, item, **kwargs)
 
 
 def test_rest_stage_with_access_logs_is_compliant_without_api_call(standin, factory, api_calls):

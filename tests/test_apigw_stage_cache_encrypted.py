@@ -6,13 +6,11 @@ reads back only its own stage's result.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from apigw_stages import REST, read_ci, rest_stage, run_rule
 from conftest import (
-    REGION,
     CallCounter,
     change_event,
     lambda_context,
@@ -23,12 +21,10 @@ from conftest import (
 from faults import inject_error
 
 from configguard import cibuilder
-from configguard.clients import default_factory, reset_default_factory
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
 
 RULE = "apigw-stage-cache-encrypted"
-REST = cibuilder.REST_STAGE
 module = rule_module(RULE)
 handler = module.lambda_handler
 CTX = lambda_context(f"configguard-{RULE}")
@@ -36,20 +32,17 @@ CACHE_ON = ("/cacheClusterEnabled", "true")
 
 
 @pytest.fixture(scope="module")
-def standin(standin_server):
-    """One reset for the whole module instead of one per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        yield standin_server
-        reset_default_factory()
+def standin(module_standin):
+    return module_standin
 
 
 @pytest.fixture(scope="module")
-def factory(standin):
-    return default_factory()
+def factory(module_factory):
+    return module_factory
+
+
+def run(standin, factory, item, **kwargs):
+    return run_rule(RULE, standin, factory, item, **kwargs)
 
 
 @pytest.fixture
@@ -59,37 +52,10 @@ def apigw_calls(factory) -> Iterator[CallCounter]:
     counter.close()
 
 
-def rest_stage(factory, name: str, *patches: tuple[str, str], api_id: str | None = None) -> str:
-    """REST API `name` with GET /orders deployed to stage prod, patched; the stage ARN."""
-    ag = factory.client("apigateway")
-    api = ag.create_rest_api(name=name, tags={"_custom_id_": api_id} if api_id else {})["id"]
-    root = ag.get_resources(restApiId=api)["items"][0]["id"]
-    orders = ag.create_resource(restApiId=api, parentId=root, pathPart="orders")["id"]
-    ag.put_method(restApiId=api, resourceId=orders, httpMethod="GET", authorizationType="NONE")
-    ag.put_integration(restApiId=api, resourceId=orders, httpMethod="GET", type="MOCK")
-    ag.create_deployment(restApiId=api, stageName="prod")
-    if patches:
-        operations = [{"op": "replace", "path": p, "value": v} for p, v in patches]
-        ag.update_stage(restApiId=api, stageName="prod", patchOperations=operations)
-    return cibuilder.rest_stage_arn(REGION, api, "prod")
-
-
-def read_ci(factory, arn: str) -> dict[str, Any]:
-    """The stage's CI as Config delivers it: JSON, dates as strings."""
-    item = cibuilder.read(factory, REST, arn)
-    assert item is not None
-    return dict(json.loads(json.dumps(item, default=str)))
-
-
-def run(standin, factory, item: dict[str, Any], **kwargs: Any) -> tuple[str, str]:
-    handler(change_event(standin, RULE, item, **kwargs), CTX)
-    return stored_results(factory, RULE)[item["resourceId"]]
-
-
 def test_stage_without_cache_cluster_is_compliant_without_api_call(standin, factory, apigw_calls):
     # */* would cache unencrypted, but without a cache cluster nothing is cached.
     arn = rest_stage(factory, "no-cache", ("/*/*/caching/enabled", "true"))
-    item = read_ci(factory, arn)
+    item = read_ci(factory, REST, arn)
     apigw_calls.calls.clear()
     assert run(standin, factory, item) == (
         "COMPLIANT",
@@ -106,7 +72,7 @@ def test_encrypted_stage_wide_cache_is_compliant(standin, factory):
         ("/*/*/caching/enabled", "true"),
         ("/*/*/caching/dataEncrypted", "true"),
     )
-    compliance, note = run(standin, factory, read_ci(factory, arn))
+    compliance, note = run(standin, factory, read_ci(factory, REST, arn))
     assert compliance == "COMPLIANT"
     assert "all 1 caching setting(s)" in note
 
@@ -121,7 +87,7 @@ def test_unencrypted_stage_wide_cache_is_named_even_when_the_override_encrypts(s
         ("/~1orders/GET/caching/enabled", "true"),
         ("/~1orders/GET/caching/dataEncrypted", "true"),
     )
-    item = read_ci(factory, arn)
+    item = read_ci(factory, REST, arn)
     assert item["configuration"]["methodSettings"]["*/*"]["cacheDataEncrypted"] is False
     compliance, note = run(standin, factory, item)
     assert compliance == "NON_COMPLIANT"
@@ -137,7 +103,7 @@ def test_unencrypted_method_override_is_named(standin, factory):
         CACHE_ON,
         ("/~1orders/GET/caching/enabled", "true"),
     )
-    compliance, note = run(standin, factory, read_ci(factory, arn))
+    compliance, note = run(standin, factory, read_ci(factory, REST, arn))
     assert compliance == "NON_COMPLIANT"
     assert "not encrypted for GET /orders;" in note
     assert "/~1orders/GET/caching/dataEncrypted" in note
@@ -145,7 +111,7 @@ def test_unencrypted_method_override_is_named(standin, factory):
 
 def test_ci_without_method_settings_for_a_deleted_stage_is_not_applicable(standin, factory):
     arn = rest_stage(factory, "short-lived", CACHE_ON)
-    item = read_ci(factory, arn)
+    item = read_ci(factory, REST, arn)
     del item["configuration"]["methodSettings"]
     _, api_id, _ = cibuilder.parse_stage_arn(arn)
     factory.client("apigateway").delete_stage(restApiId=api_id, stageName="prod")
@@ -172,7 +138,7 @@ def test_resource_deleted_event_is_not_applicable(standin, factory, apigw_calls)
 
 
 def test_access_denied_fails_visibly_and_reports_nothing(standin, factory):
-    item = read_ci(factory, rest_stage(factory, "denied", CACHE_ON))
+    item = read_ci(factory, REST, rest_stage(factory, "denied", CACHE_ON))
     del item["configuration"]["cacheClusterEnabled"]
     with (
         inject_error(factory.client("apigateway"), "GetStage", "AccessDeniedException", 403),

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from apigw_stages import REST, read_ci, rest_stage, run_rule
 from conftest import (
-    REGION,
     CallCounter,
     change_event,
     lambda_context,
@@ -22,32 +22,27 @@ from conftest import (
 from faults import inject_error
 
 from configguard import cibuilder
-from configguard.clients import default_factory, reset_default_factory
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
 
 RULE = "apigw-stage-tracing"
-REST = cibuilder.REST_STAGE
 module = rule_module(RULE)
 handler = module.lambda_handler
 CTX = lambda_context(f"configguard-{RULE}")
 
 
 @pytest.fixture(scope="module")
-def standin(standin_server):
-    """One reset for the whole module instead of one per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        yield standin_server
-        reset_default_factory()
+def standin(module_standin):
+    return module_standin
 
 
 @pytest.fixture(scope="module")
-def factory(standin):
-    return default_factory()
+def factory(module_factory):
+    return module_factory
+
+
+def run(standin, factory, item, **kwargs):
+    return run_rule(RULE, standin, factory, item, **kwargs)
 
 
 @pytest.fixture
@@ -57,46 +52,20 @@ def apigw_calls(factory) -> Iterator[CallCounter]:
     counter.close()
 
 
-def rest_stage(factory, name: str, *patches: tuple[str, str], api_id: str | None = None) -> str:
-    """REST API `name` with GET /orders deployed to stage prod, patched; the stage ARN."""
-    ag = factory.client("apigateway")
-    api = ag.create_rest_api(name=name, tags={"_custom_id_": api_id} if api_id else {})["id"]
-    root = ag.get_resources(restApiId=api)["items"][0]["id"]
-    orders = ag.create_resource(restApiId=api, parentId=root, pathPart="orders")["id"]
-    ag.put_method(restApiId=api, resourceId=orders, httpMethod="GET", authorizationType="NONE")
-    ag.put_integration(restApiId=api, resourceId=orders, httpMethod="GET", type="MOCK")
-    ag.create_deployment(restApiId=api, stageName="prod")
-    if patches:
-        operations = [{"op": "replace", "path": p, "value": v} for p, v in patches]
-        ag.update_stage(restApiId=api, stageName="prod", patchOperations=operations)
-    return cibuilder.rest_stage_arn(REGION, api, "prod")
-
-
-def read_ci(factory, arn: str) -> dict[str, Any]:
-    item = cibuilder.read(factory, REST, arn)
-    assert item is not None
-    return item
-
-
-def run(standin, factory, item: dict[str, Any], **kwargs: Any) -> tuple[str, str]:
-    handler(change_event(standin, RULE, item, **kwargs), CTX)
-    return stored_results(factory, RULE)[item["resourceId"]]
-
-
 def without(item: dict[str, Any], key: str) -> dict[str, Any]:
     item["configuration"].pop(key, None)
     return item
 
 
 def test_tracing_enabled_is_compliant_without_api_call(standin, factory, apigw_calls):
-    item = read_ci(factory, rest_stage(factory, "traced", ("/tracingEnabled", "true")))
+    item = read_ci(factory, REST, rest_stage(factory, "traced", ("/tracingEnabled", "true")))
     apigw_calls.calls.clear()
     assert run(standin, factory, item) == ("COMPLIANT", "X-Ray tracing is enabled on the stage.")
     assert apigw_calls.calls == []
 
 
 def test_tracing_disabled_is_noncompliant(standin, factory):
-    item = read_ci(factory, rest_stage(factory, "untraced", ("/tracingEnabled", "false")))
+    item = read_ci(factory, REST, rest_stage(factory, "untraced", ("/tracingEnabled", "false")))
     assert item["configuration"]["tracingEnabled"] is False
     compliance, note = run(standin, factory, item)
     assert compliance == "NON_COMPLIANT"
@@ -105,20 +74,20 @@ def test_tracing_disabled_is_noncompliant(standin, factory):
 
 def test_ci_without_tracing_flag_reads_get_stage(standin, factory, apigw_calls):
     arn = rest_stage(factory, "flagless", ("/tracingEnabled", "true"))
-    item = without(read_ci(factory, arn), "tracingEnabled")
+    item = without(read_ci(factory, REST, arn), "tracingEnabled")
     apigw_calls.calls.clear()
     assert run(standin, factory, item)[0] == "COMPLIANT"
     assert apigw_calls.calls == ["GetStage"]
 
 
 def test_never_set_flag_is_read_and_noncompliant(standin, factory):
-    item = without(read_ci(factory, rest_stage(factory, "never-set")), "tracingEnabled")
+    item = without(read_ci(factory, REST, rest_stage(factory, "never-set")), "tracingEnabled")
     assert run(standin, factory, item)[0] == "NON_COMPLIANT"
 
 
 def test_ci_for_a_deleted_stage_is_not_applicable(standin, factory):
     arn = rest_stage(factory, "short-lived")
-    item = without(read_ci(factory, arn), "tracingEnabled")
+    item = without(read_ci(factory, REST, arn), "tracingEnabled")
     _, api_id, _ = cibuilder.parse_stage_arn(arn)
     factory.client("apigateway").delete_stage(restApiId=api_id, stageName="prod")
     assert run(standin, factory, item) == ("NOT_APPLICABLE", "The stage no longer exists.")
@@ -140,7 +109,7 @@ def test_real_shaped_event_with_tracing_off_is_noncompliant(standin, factory):
 
 
 def test_access_denied_fails_visibly_and_reports_nothing(standin, factory):
-    item = without(read_ci(factory, rest_stage(factory, "denied")), "tracingEnabled")
+    item = without(read_ci(factory, REST, rest_stage(factory, "denied")), "tracingEnabled")
     with (
         inject_error(factory.client("apigateway"), "GetStage", "AccessDeniedException", 403),
         pytest.raises(EvaluationError, match="AccessDeniedException from GetStage"),

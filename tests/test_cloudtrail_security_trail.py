@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, CallCounter, lambda_context, load_event, stored_results
+from conftest import ACCOUNT, CallCounter, fresh_standin, lambda_context, load_event, stored_results
 from faults import inject_error
 
-from configguard.clients import ClientFactory, default_factory, reset_default_factory
+from configguard.clients import ClientFactory, default_factory
 from configguard.reads import Reads
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
@@ -117,64 +117,57 @@ def _run_step(standin, factory, story: Story, step: str, *events: str) -> None:
 
 @pytest.fixture(scope="module")
 def story(standin_server) -> Iterator[Story]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            cloudtrail = factory.client("cloudtrail")
-            before = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
-            story = Story({}, {}, before)
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        cloudtrail = factory.client("cloudtrail")
+        before = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
+        story = Story({}, {}, before)
 
-            def step(name: str, *events: str) -> None:
-                _run_step(standin_server, factory, story, name, *events)
+        def step(name: str, *events: str) -> None:
+            _run_step(standin_server, factory, story, name, *events)
 
-            step("none")
-            trail(
-                factory,
-                "legacy",
-                multi_region=False,
-                global_events=False,
-                validation=False,
-                encrypted=False,
-            )
-            step("legacy")
-            trail(factory, "security")  # AWS's default selector: management events only
-            step("default-selectors", "scheduled.json", NO_LAMBDA_EVENTS)
-            cloudtrail.put_event_selectors(
-                TrailName="security",
-                EventSelectors=[{**MANAGEMENT_ALL, "DataResources": [LAMBDA_DATA]}],
-            )
-            step("fit")
-            cloudtrail.put_event_selectors(
-                TrailName="security",
-                EventSelectors=[
-                    {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True},
-                    {"ReadWriteType": "All", "IncludeManagementEvents": False,
-                     "DataResources": [LAMBDA_DATA]},
-                ],
-            )  # fmt: skip
-            step("write-only")
-            cloudtrail.put_event_selectors(
-                TrailName="security",
-                AdvancedEventSelectors=[
-                    {"Name": "management", "FieldSelectors": [
-                        {"Field": "eventCategory", "Equals": ["Management"]}]},
-                    {"Name": "lambda", "FieldSelectors": [
-                        {"Field": "eventCategory", "Equals": ["Data"]},
-                        {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]}]},
-                ],
-            )  # fmt: skip
-            step("advanced")
-            cloudtrail.stop_logging(Name="security")
-            step("stopped")
-            cloudtrail.delete_trail(Name="legacy")
-            step("legacy-deleted")
-            yield story
-        finally:
-            reset_default_factory()
+        step("none")
+        trail(
+            factory,
+            "legacy",
+            multi_region=False,
+            global_events=False,
+            validation=False,
+            encrypted=False,
+        )
+        step("legacy")
+        trail(factory, "security")  # AWS's default selector: management events only
+        step("default-selectors", "scheduled.json", NO_LAMBDA_EVENTS)
+        cloudtrail.put_event_selectors(
+            TrailName="security",
+            EventSelectors=[{**MANAGEMENT_ALL, "DataResources": [LAMBDA_DATA]}],
+        )
+        step("fit")
+        cloudtrail.put_event_selectors(
+            TrailName="security",
+            EventSelectors=[
+                {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True},
+                {"ReadWriteType": "All", "IncludeManagementEvents": False,
+                 "DataResources": [LAMBDA_DATA]},
+            ],
+        )  # fmt: skip
+        step("write-only")
+        cloudtrail.put_event_selectors(
+            TrailName="security",
+            AdvancedEventSelectors=[
+                {"Name": "management", "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Management"]}]},
+                {"Name": "lambda", "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]}]},
+            ],
+        )  # fmt: skip
+        step("advanced")
+        cloudtrail.stop_logging(Name="security")
+        step("stopped")
+        cloudtrail.delete_trail(Name="legacy")
+        step("legacy-deleted")
+        yield story
 
 
 def test_scheduled_events_are_real_shaped():

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from conftest import fresh_standin
 
-from configguard.clients import ClientFactory, default_factory, reset_default_factory
+from configguard.clients import ClientFactory, default_factory
 
 BUCKET = "gapfill-trail-logs"
 DEFAULT_SELECTOR = {
@@ -21,17 +22,10 @@ DEFAULT_SELECTOR = {
 @pytest.fixture(scope="module")
 def module_factory(standin_server) -> Iterator[ClientFactory]:
     """One reset for the module: every test creates its own keys and trails."""
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            factory.client("s3").create_bucket(Bucket=BUCKET)
-            yield factory
-        finally:
-            reset_default_factory()
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        factory.client("s3").create_bucket(Bucket=BUCKET)
+        yield factory
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from conftest import (
 from faults import inject_error, swallow_call
 
 from configguard import cibuilder
-from configguard.clients import default_factory, reset_default_factory
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
 
@@ -35,20 +34,14 @@ CTX = lambda_context(f"configguard-{RULE}")
 
 
 @pytest.fixture(scope="module")
-def standin(standin_server):
+def standin(module_standin):
     """One reset for the whole module instead of one per test."""
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        yield standin_server
-        reset_default_factory()
+    return module_standin
 
 
 @pytest.fixture(scope="module")
-def factory(standin):
-    return default_factory()
+def factory(module_factory):
+    return module_factory
 
 
 def results(factory) -> dict[str, tuple[str, str]]:

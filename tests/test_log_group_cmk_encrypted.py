@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import CallCounter, lambda_context, load_event
+from conftest import CallCounter, fresh_standin, lambda_context, load_event
 from faults import inject_error
 
-from configguard.clients import default_factory, reset_default_factory
+from configguard.clients import default_factory
 from configguard.parameters import InvalidRuleParametersError
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
@@ -102,36 +102,29 @@ def build(factory) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def scan(standin_server) -> Iterator[Scan]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        before = factory.client("logs").describe_log_groups()["logGroups"]
+        keys = build(factory)
+        required = keys["required"]
+        runs: dict[str, dict[str, tuple[str, str]]] = {}
+        plan = (
+            ("default", "scheduled.json", {}),
+            ("key-id", "scheduled-kms-key.json", {"KmsKeyId": required["KeyId"]}),
+            ("key-arn", "scheduled-kms-key.json", {"KmsKeyId": required["Arn"]}),
+            ("prefixes", "scheduled-prefixes.json", {}),
+        )
+        calls: dict[str, list[str]] = {}
+        counter = CallCounter(factory.client("logs"))
         try:
-            factory = default_factory()
-            before = factory.client("logs").describe_log_groups()["logGroups"]
-            keys = build(factory)
-            required = keys["required"]
-            runs: dict[str, dict[str, tuple[str, str]]] = {}
-            plan = (
-                ("default", "scheduled.json", {}),
-                ("key-id", "scheduled-kms-key.json", {"KmsKeyId": required["KeyId"]}),
-                ("key-arn", "scheduled-kms-key.json", {"KmsKeyId": required["Arn"]}),
-                ("prefixes", "scheduled-prefixes.json", {}),
-            )
-            calls: dict[str, list[str]] = {}
-            counter = CallCounter(factory.client("logs"))
-            try:
-                for hour, (run, relative, params) in enumerate(plan):
-                    at = f"2026-11-21T0{hour}:00:00Z"
-                    handler(scheduled(standin_server, relative, at, **params), CTX)
-                    runs[run], calls[run] = results(factory), list(counter.calls)
-                    counter.calls.clear()
-            finally:
-                counter.close()
-            yield Scan(keys, runs, calls, before)
+            for hour, (run, relative, params) in enumerate(plan):
+                at = f"2026-11-21T0{hour}:00:00Z"
+                handler(scheduled(standin_server, relative, at, **params), CTX)
+                runs[run], calls[run] = results(factory), list(counter.calls)
+                counter.calls.clear()
         finally:
-            reset_default_factory()
+            counter.close()
+        yield Scan(keys, runs, calls, before)
 
 
 def test_scheduled_events_are_real_shaped(scan):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import lambda_context, load_event
+from conftest import fresh_standin, lambda_context, load_event
 from faults import inject_error
 
-from configguard.clients import default_factory, reset_default_factory
+from configguard.clients import default_factory
 from configguard.parameters import InvalidRuleParametersError, LogGroupRetentionParameters
 from configguard.rulebase import EvaluationError
 from configguard_cli.handlers import rule_module
@@ -90,28 +90,21 @@ class Scan:
 
 @pytest.fixture(scope="module")
 def scan(standin_server) -> Iterator[Scan]:
-    with pytest.MonkeyPatch.context() as patch:
-        standin_server.reset()
-        for key, value in standin_server.environ().items():
-            patch.setenv(key, value)
-        reset_default_factory()
-        try:
-            factory = default_factory()
-            for name, days in GROUPS.items():
-                log_group(factory, name, days)
-            for name in BULK:
-                log_group(factory, name, 731)
-            runs: dict[str, dict[str, tuple[str, str]]] = {}
-            for hour, run in enumerate(("scheduled", "scheduled-strict")):
-                handler(scheduled(standin_server, f"{run}.json", f"2026-11-21T0{hour}:00:00Z"), CTX)
-                runs[run] = results(factory)
-            report = configguard_scan(factory, ["log-group-cmk-encrypted", RULE])
-            findings: dict[str, dict[str, str]] = {}
-            for f in report.findings:
-                findings.setdefault(f.rule, {})[f.resource_id] = f.compliance
-            yield Scan(runs, Counter(report.api_calls), findings)
-        finally:
-            reset_default_factory()
+    with fresh_standin(standin_server):
+        factory = default_factory()
+        for name, days in GROUPS.items():
+            log_group(factory, name, days)
+        for name in BULK:
+            log_group(factory, name, 731)
+        runs: dict[str, dict[str, tuple[str, str]]] = {}
+        for hour, run in enumerate(("scheduled", "scheduled-strict")):
+            handler(scheduled(standin_server, f"{run}.json", f"2026-11-21T0{hour}:00:00Z"), CTX)
+            runs[run] = results(factory)
+        report = configguard_scan(factory, ["log-group-cmk-encrypted", RULE])
+        findings: dict[str, dict[str, str]] = {}
+        for f in report.findings:
+            findings.setdefault(f.rule, {})[f.resource_id] = f.compliance
+        yield Scan(runs, Counter(report.api_calls), findings)
 
 
 def test_scheduled_events_are_real_shaped():
