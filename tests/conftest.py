@@ -114,6 +114,19 @@ def with_token(standin: StandIn, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def scheduled_event(
+    standin: StandIn, rule: str, relative: str = "scheduled.json", at: str | None = None
+) -> dict[str, Any]:
+    """The rule's sample ScheduledNotification with a live result token (and a new time)."""
+    event = load_event(f"{rule.replace('-', '_')}/{relative}")
+    event["resultToken"] = standin.issue_result_token(rule)
+    if at:
+        invoking = json.loads(event["invokingEvent"])
+        invoking["notificationCreationTime"] = at
+        event["invokingEvent"] = json.dumps(invoking)
+    return event
+
+
 def lambda_context(name: str) -> Any:
     return context_for(name, ACCOUNT, REGION)
 

@@ -7,14 +7,13 @@ run. The error scenario gets its own fresh stand-in. Tests assert only on their 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import fresh_standin, lambda_context, load_event, stored_results
+from conftest import fresh_standin, lambda_context, load_event, scheduled_event, stored_results
 from faults import inject_error
 
 from configguard.clients import default_factory
@@ -37,14 +36,7 @@ def results(factory) -> dict[str, tuple[str, str]]:
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:
-    """A real-shaped ScheduledNotification with a live result token."""
-    event = copy.deepcopy(load_event(f"apigw_request_validation/{relative}"))
-    event["resultToken"] = standin.issue_result_token(RULE)
-    if at:
-        invoking = json.loads(event["invokingEvent"])
-        invoking["notificationCreationTime"] = at
-        event["invokingEvent"] = json.dumps(invoking)
-    return event
+    return scheduled_event(standin, RULE, relative, at)
 
 
 VALIDATORS = {"body": (True, True), "body-only": (True, False), "params-only": (False, True)}

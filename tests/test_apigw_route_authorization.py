@@ -8,7 +8,6 @@ errors get their own fresh stand-in. Tests assert only on the APIs they create.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import fresh_standin, lambda_context, load_event, stored_results
+from conftest import fresh_standin, lambda_context, load_event, scheduled_event, stored_results
 from faults import inject_error
 
 from configguard.clients import default_factory
@@ -36,14 +35,7 @@ def results(factory) -> dict[str, tuple[str, str]]:
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:
-    """A real-shaped ScheduledNotification with a live result token."""
-    event = copy.deepcopy(load_event(f"apigw_route_authorization/{relative}"))
-    event["resultToken"] = standin.issue_result_token(RULE)
-    if at:
-        invoking = json.loads(event["invokingEvent"])
-        invoking["notificationCreationTime"] = at
-        event["invokingEvent"] = json.dumps(invoking)
-    return event
+    return scheduled_event(standin, RULE, relative, at)
 
 
 def rest_api(factory, name: str, methods: dict[str, str]) -> str:

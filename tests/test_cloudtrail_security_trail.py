@@ -8,7 +8,6 @@ trail, error and scan scenarios get a fresh stand-in. The stand-in provisions no
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, CallCounter, fresh_standin, lambda_context, load_event, stored_results
+from conftest import (
+    ACCOUNT,
+    CallCounter,
+    fresh_standin,
+    lambda_context,
+    load_event,
+    scheduled_event,
+    stored_results,
+)
 from faults import inject_error
 
 from configguard.clients import ClientFactory, default_factory
@@ -42,14 +49,7 @@ def results(factory) -> dict[str, tuple[str, str]]:
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:
-    """A real-shaped ScheduledNotification with a live result token."""
-    event = copy.deepcopy(load_event(f"cloudtrail_security_trail/{relative}"))
-    event["resultToken"] = standin.issue_result_token(RULE)
-    if at:
-        invoking = json.loads(event["invokingEvent"])
-        invoking["notificationCreationTime"] = at
-        event["invokingEvent"] = json.dumps(invoking)
-    return event
+    return scheduled_event(standin, RULE, relative, at)
 
 
 def trail(

@@ -7,13 +7,20 @@ every listed key got exactly one result, and that configguard's key is COMPLIANT
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, REGION, CallCounter, lambda_context, load_event, stored_results
+from conftest import (
+    ACCOUNT,
+    REGION,
+    CallCounter,
+    lambda_context,
+    load_event,
+    scheduled_event,
+    stored_results,
+)
 from faults import inject_error
 
 from configguard.rulebase import EvaluationError
@@ -48,14 +55,7 @@ def results(factory) -> dict[str, tuple[str, str]]:
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:
-    """A real-shaped ScheduledNotification with a live result token."""
-    event = copy.deepcopy(load_event(f"kms_key_policy_safe/{relative}"))
-    event["resultToken"] = standin.issue_result_token(RULE)
-    if at:
-        invoking = json.loads(event["invokingEvent"])
-        invoking["notificationCreationTime"] = at
-        event["invokingEvent"] = json.dumps(invoking)
-    return event
+    return scheduled_event(standin, RULE, relative, at)
 
 
 def policy(*extra: dict[str, Any], root: bool = True) -> dict[str, Any]:

@@ -7,11 +7,10 @@ their own functions and check that every listed function got exactly one result.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-from conftest import lambda_context, load_event, make_function, stored_results
+from conftest import lambda_context, load_event, make_function, scheduled_event, stored_results
 from faults import inject_error
 
 from configguard.rulebase import EvaluationError
@@ -28,14 +27,7 @@ def results(factory) -> dict[str, tuple[str, str]]:
 
 
 def scheduled(standin, relative: str = "scheduled.json", at: str | None = None) -> dict:
-    """A real-shaped ScheduledNotification with a live result token."""
-    event = copy.deepcopy(load_event(f"lambda_role_not_shared/{relative}"))
-    event["resultToken"] = standin.issue_result_token(RULE)
-    if at:
-        invoking = json.loads(event["invokingEvent"])
-        invoking["notificationCreationTime"] = at
-        event["invokingEvent"] = json.dumps(invoking)
-    return event
+    return scheduled_event(standin, RULE, relative, at)
 
 
 def listed(factory) -> set[str]:
