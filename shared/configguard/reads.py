@@ -96,25 +96,35 @@ class Reads:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    def _collect(
+        self,
+        service: str,
+        operation: str,
+        items_key: str,
+        token: tuple[str, str],
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Every item of a paginated listing; `token` is (request param, response key)."""
+        items: list[dict[str, Any]] = []
+        request_param, response_key = token
+        position: str | None = None
+        while True:
+            request: dict[str, Any] = dict(params)
+            if position:
+                request[request_param] = position
+            page = self.call(service, operation, **request)
+            items.extend(page.get(items_key, []))
+            position = page.get(response_key)
+            if not position:
+                return items
+
     # ------------------------------------------------------------------ Lambda
 
     def functions(self) -> list[dict[str, Any]]:
         """Every function in the Region (ListFunctions, all pages), once."""
-        key = "lambda:list_functions:all"
-        if key not in self._cache:
-            found: list[dict[str, Any]] = []
-            marker: str | None = None
-            while True:
-                params: dict[str, Any] = {"MaxItems": 50}
-                if marker:
-                    params["Marker"] = marker
-                page = self.call("lambda", "list_functions", **params)
-                found.extend(page.get("Functions", []))
-                marker = page.get("NextMarker")
-                if not marker:
-                    break
-            self._cache[key] = found
-        return list(self._cache[key])
+        return self._collect(
+            "lambda", "list_functions", "Functions", ("Marker", "NextMarker"), MaxItems=50
+        )
 
     def function(self, name: str) -> dict[str, Any] | None:
         """GetFunction; None when the function no longer exists."""
@@ -199,28 +209,6 @@ class Reads:
         return policies
 
     # -------------------------------------------------------------- API Gateway
-
-    def _collect(
-        self,
-        service: str,
-        operation: str,
-        items_key: str,
-        token: tuple[str, str],
-        **params: Any,
-    ) -> list[dict[str, Any]]:
-        """Every item of a paginated listing; `token` is (request param, response key)."""
-        items: list[dict[str, Any]] = []
-        request_param, response_key = token
-        position: str | None = None
-        while True:
-            request: dict[str, Any] = dict(params)
-            if position:
-                request[request_param] = position
-            page = self.call(service, operation, **request)
-            items.extend(page.get(items_key, []))
-            position = page.get(response_key)
-            if not position:
-                return items
 
     def rest_apis(self) -> list[dict[str, Any]]:
         """Every REST API (apigateway GetRestApis, all pages), each also cached as its
@@ -326,18 +314,8 @@ class Reads:
     # --------------------------------------------------------------------- KMS
 
     def kms_keys(self) -> list[dict[str, Any]]:
-        """Every KMS key in the Region (ListKeys, all pages)."""
-        found: list[dict[str, Any]] = []
-        marker: str | None = None
-        while True:
-            request: dict[str, Any] = {"Limit": 1000}
-            if marker:
-                request["Marker"] = marker
-            page = self.call("kms", "list_keys", **request)
-            found.extend(page.get("Keys", []))
-            marker = page.get("NextMarker") if page.get("Truncated") else None
-            if not marker:
-                return found
+        """Every KMS key in the Region (ListKeys, all pages; NextMarker only when truncated)."""
+        return self._collect("kms", "list_keys", "Keys", ("Marker", "NextMarker"), Limit=1000)
 
     def key(self, key_id: str) -> dict[str, Any] | None:
         """DescribeKey's KeyMetadata; None when the key does not exist."""

@@ -173,6 +173,16 @@ def _patch(owner: type, name: str, func: Callable[..., Any]) -> None:
         setattr(owner, name, _mark(func))
 
 
+Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _wrap_all(pairs: Iterable[tuple[type, str, Wrapper]]) -> None:
+    """Wrap each `owner.name` around moto's own method, once."""
+    for owner, name, wrap in pairs:
+        if not _is_marked(owner, name):
+            _patch(owner, name, wrap(getattr(owner, name)))
+
+
 def _lambda_backend_dicts() -> Iterator[Any]:
     yield lambda_backends
     try:
@@ -381,15 +391,13 @@ def _lambda_put_function_event_invoke_config(
 
 
 def _install_lambda_configuration() -> None:
-    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+    pairs: tuple[tuple[type, str, Wrapper], ...] = (
         (LambdaFunction, "__init__", _wrap_function_init),
         (LambdaFunction, "get_configuration", _wrap_get_configuration),
         (LambdaFunction, "update_configuration", _wrap_update_configuration),
         (LambdaPolicy, "decode_policy", _wrap_decode_policy),
     )
-    for owner, name, wrap in pairs:
-        if not _is_marked(owner, name):
-            _patch(owner, name, wrap(getattr(owner, name)))
+    _wrap_all(pairs)
     _patch(
         LambdaBackend,
         "put_function_event_invoke_config",
@@ -468,13 +476,11 @@ def _apigateway_get_base_path_mappings(self: APIGatewayBackend, domain_name: str
 def _install_apigateway() -> None:
     _patch(APIGatewayBackend, "get_base_path_mappings", _apigateway_get_base_path_mappings)
     _patch(ApiGatewayStage, "_get_default_method_settings", _apigateway_default_method_settings)
-    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+    pairs: tuple[tuple[type, str, Wrapper], ...] = (
         (APIGatewayResponse, "create_domain_name", _wrap_create_domain_name_response),
         (ApiGatewayDomainName, "to_json", _wrap_domain_to_json),
     )
-    for owner, name, wrap in pairs:
-        if not _is_marked(owner, name):
-            _patch(owner, name, wrap(getattr(owner, name)))
+    _wrap_all(pairs)
 
 
 # ------------------------------------ (h) KMS rotation period and AWS-managed default keys
@@ -524,14 +530,12 @@ def _wrap_kms_generate_default_keys(original: Callable[..., Any]) -> Callable[..
 
 
 def _install_kms() -> None:
-    pairs: tuple[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+    pairs: tuple[tuple[type, str, Wrapper], ...] = (
         (KmsResponse, "enable_key_rotation", _wrap_kms_enable_key_rotation),
         (KmsResponse, "get_key_rotation_status", _wrap_kms_get_key_rotation_status),
         (KmsBackend, "_generate_default_keys", _wrap_kms_generate_default_keys),
     )
-    for owner, name, wrap in pairs:
-        if not _is_marked(owner, name):
-            _patch(owner, name, wrap(getattr(owner, name)))
+    _wrap_all(pairs)
 
 
 # ---------------------------------------------- (i) CloudTrail default event selectors
@@ -558,13 +562,7 @@ def _wrap_trail_get_event_selectors(original: Callable[..., Any]) -> Callable[..
 
 
 def _install_cloudtrail() -> None:
-    name = "get_event_selectors"
-    if not _is_marked(CloudTrailTrail, name):
-        _patch(
-            CloudTrailTrail,
-            name,
-            _wrap_trail_get_event_selectors(CloudTrailTrail.get_event_selectors),
-        )
+    _wrap_all([(CloudTrailTrail, "get_event_selectors", _wrap_trail_get_event_selectors)])
 
 
 # ------------------------------------------------- (j) Security Hub BatchUpdateFindings
