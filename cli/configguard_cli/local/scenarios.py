@@ -396,9 +396,10 @@ def scenarios() -> list[Scenario]:
 
 def _world(factory: ClientFactory) -> World:
     world = World(factory)
-    world.key_arn = factory.client("kms").create_key(Description="scenario key")["KeyMetadata"][
-        "Arn"
-    ]
+    kms = factory.client("kms")
+    key = kms.create_key(Description="scenario key")["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"])  # the shared key passes the KMS rules too
+    world.key_arn = key["Arn"]
     sqs = factory.client("sqs")
     url = sqs.create_queue(QueueName="scenario-failures")["QueueUrl"]
     world.queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
