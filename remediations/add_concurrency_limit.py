@@ -12,6 +12,8 @@ Scenarios:
     When triggered, Then refused with a record naming the floor.
   Given the kill switch on, When triggered, Then blocked with a record; nothing changes.
   Given a change that does not read back, When triggered, Then failed: recorded and raised.
+  Given an applied change, When rolled back, Then the earlier setting (none) is restored,
+    verified and recorded; When the limit was changed since, Then the rollback is refused.
 """
 
 from __future__ import annotations
@@ -110,6 +112,41 @@ class AddConcurrencyLimit(Remediation[FunctionState]):
 
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("lambda").tag_resource(Resource=arn, Tags=tags)
+
+    def rollback_plan(
+        self, ctx: FixContext, state: FunctionState, original: dict[str, Any]
+    ) -> Plan:
+        applied = (original.get("after") or {}).get("reservedConcurrentExecutions")
+        earlier = (original.get("before") or {}).get("reservedConcurrentExecutions")
+        if state.reserved != applied:
+            raise Refusal(
+                f"Reserved concurrency is now {state.reserved}, not the {applied} that audit "
+                f"{original['audit_id']} set: it changed since, so it is left alone."
+            )
+        action = (
+            "DeleteFunctionConcurrency" if earlier is None else f"PutFunctionConcurrency {earlier}"
+        )
+        return Plan(
+            action=f"rollback: {action}",
+            before={"reservedConcurrentExecutions": state.reserved},
+            after={"reservedConcurrentExecutions": earlier},
+        )
+
+    def rollback_apply(self, ctx: FixContext, state: FunctionState, plan: Plan) -> None:
+        client = ctx.factory.client("lambda")
+        earlier = plan.after["reservedConcurrentExecutions"]
+        if earlier is None:
+            client.delete_function_concurrency(FunctionName=state.name)
+        else:
+            client.put_function_concurrency(
+                FunctionName=state.name, ReservedConcurrentExecutions=earlier
+            )
+
+    def rollback_verify(self, state: FunctionState, plan: Plan) -> str | None:
+        want = plan.after["reservedConcurrentExecutions"]
+        if state.reserved != want:
+            return f"reserved concurrency reads back as {state.reserved}, expected {want}"
+        return None
 
 
 lambda_handler = remediation_handler(AddConcurrencyLimit)

@@ -43,6 +43,7 @@ UNSCOPED_ACTIONS = frozenset(
         "ec2:DescribeSubnets",
         "kms:ListKeys",
         "cloudtrail:DescribeTrails",
+        "cloudwatch:GetMetricStatistics",
     }
 )
 # Read-only IAM actions that may also name AWS managed policies (account "aws").
@@ -68,6 +69,7 @@ VALID_RETENTION_DAYS = {
 }  # fmt: skip
 SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+SERVICE_ROLE = "ApiGatewayCloudWatchRole"
 
 
 def _spec_id(spec: RuleSpec | RemediationSpec) -> str:
@@ -329,9 +331,9 @@ def test_remediation_event_delivery(template: Template, spec: RemediationSpec) -
 
 @pytest.mark.parametrize("spec", REMEDIATION_SPECS, ids=_spec_id)
 def test_remediation_environment(template: Template, spec: RemediationSpec) -> None:
-    """Exactly the settings.py names, wired to this stack's resources and parameters."""
+    """Exactly the common settings plus the fix's own, wired to this stack."""
     variables = _function(template, spec)["Environment"]["Variables"]
-    assert set(variables) == _settings_env_names()
+    assert set(variables) == set(settings.COMMON_REMEDIATION_SETTINGS) | set(spec.settings)
 
     resources = _resources(template)
     parameters = template["Parameters"]
@@ -348,14 +350,34 @@ def test_remediation_environment(template: Template, spec: RemediationSpec) -> N
     mode = parameters[str(_target(variables[settings.REMEDIATION_MODE]))]
     assert set(mode["AllowedValues"]) == set(MODES)
     assert mode["Default"] == spec.default_mode
-    for name in (
-        settings.DEFAULT_CONCURRENCY,
-        settings.UNRESERVED_MARGIN,
-        settings.MAX_CHANGES_PER_HOUR,
-    ):
-        assert parameters[str(_target(variables[name]))]["Type"] == "Number"
+    assert parameters[str(_target(variables[settings.MAX_CHANGES_PER_HOUR]))]["Type"] == "Number"
     allowlist = parameters[str(_target(variables[settings.ACCOUNT_ALLOWLIST]))]
     assert allowlist["Default"] == "", "by default a fix acts only in its own account"
+    for name in spec.settings:
+        target = _target(variables[name])
+        if isinstance(variables[name], dict) and "Fn::If" in variables[name]:
+            continue
+        assert target in parameters or target in resources, f"{name} is wired to nothing"
+    if settings.KEY_ARN in spec.settings:
+        assert _target(variables[settings.KEY_ARN]) == "ConfigGuardKey"
+
+
+def test_every_setting_is_read_by_someone() -> None:
+    """settings.py declares nothing that no function reads."""
+    used = set(settings.COMMON_REMEDIATION_SETTINGS)
+    for spec in REMEDIATION_SPECS:
+        used |= set(spec.settings)
+    assert _settings_env_names() - used == set()
+
+
+def test_generated_remediation_blocks_are_current() -> None:
+    """template.yaml's fix blocks are exactly what the registry renders."""
+    from configguard_cli import remediation_blocks
+
+    text = TEMPLATE_PATH.read_text()
+    assert remediation_blocks.current(text) == remediation_blocks.rendered(), (
+        "run: .venv/bin/python -m configguard_cli.remediation_blocks --write"
+    )
 
 
 # ------------------------------------------------------------------ both directions
@@ -578,10 +600,13 @@ def test_template_transforms_offline(transformed: Template) -> None:
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert {_target(layer) for layer in properties["Layers"]} <= layers
         assert "TargetArn" in properties["DeadLetterConfig"]
-    # Every role is one of ours: SAM generated none (and so no managed policies).
+    # Every role is one of ours: SAM generated none (and so no managed policies). The one
+    # extra is the role API Gateway itself assumes to write execution logs.
     roles = {
         logical_id
         for logical_id, resource in transformed["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role"
     }
-    assert roles == {f"{spec.logical_id}Role" for spec in ALL_SPECS}
+    assert roles == {f"{spec.logical_id}Role" for spec in ALL_SPECS} | {SERVICE_ROLE}
+    trust = _props(transformed["Resources"][SERVICE_ROLE])["AssumeRolePolicyDocument"]
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "apigateway.amazonaws.com"}]

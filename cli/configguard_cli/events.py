@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from configguard.triggers import CLI_DETAIL_TYPE, CLI_SOURCE
+from configguard.triggers import CLI_DETAIL_TYPE, CLI_ROLLBACK_DETAIL_TYPE, CLI_SOURCE
 
 
 def now_iso() -> str:
@@ -111,4 +111,35 @@ def fix_request_event(
         "region": region,
         "resources": [],
         "detail": detail,
+    }
+
+
+def rollback_request_event(
+    record: dict[str, Any],
+    *,
+    actor: str,
+    reason: str = "",
+    dry_run: bool = False,
+    restore_plaintext: bool = False,
+) -> dict[str, Any]:
+    """A rollback request for a stored audit record, as `configguard rollback` sends it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": CLI_ROLLBACK_DETAIL_TYPE,
+        "source": CLI_SOURCE,
+        "account": record["account_id"],
+        "time": now_iso(),
+        "region": record["region"],
+        "resources": [record["resource_arn"]] if record.get("resource_arn") else [],
+        "detail": {
+            "auditId": record["audit_id"],
+            "rule": record["rule"],
+            "resourceId": record["resource_id"],
+            "resourceType": record["resource_type"],
+            "reason": reason,
+            "actor": actor,
+            "dryRun": dry_run,
+            "restorePlaintext": restore_plaintext,
+        },
     }

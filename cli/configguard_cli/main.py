@@ -207,6 +207,55 @@ def audit(
     _run(debug, body)
 
 
+@app.command()
+def rollback(
+    audit_id: Annotated[str, typer.Argument(help="The audit id of the applied change.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
+    restore_plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--restore-plaintext",
+            help="strip-env-secrets: put secret values back into the environment.",
+        ),
+    ] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit record.")] = "",
+    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: $USER).")] = None,
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    debug: DebugOpt = False,
+) -> None:
+    """Revert an applied change through the fix's own handler, where that is safe."""
+    from configguard import audit as audit_store
+    from configguard.remediation import RemediationFailedError
+    from configguard_cli.events import context_for, rollback_request_event
+    from configguard_cli.handlers import invoke, remediation_module
+
+    def body() -> None:
+        factory = _factory(region, endpoint_url, profile)
+        record = audit_store.read(factory, audit_id)
+        if record is None:
+            raise CliError(f"there is no audit record {audit_id}")
+        spec = registry.remediation(record["remediation"])
+        event = rollback_request_event(
+            record,
+            actor=actor or getpass.getuser(),
+            reason=reason,
+            dry_run=dry_run,
+            restore_plaintext=restore_plaintext,
+        )
+        handler = remediation_module(spec.name).lambda_handler
+        context = context_for(f"configguard-{spec.name}", event["account"], event["region"])
+        try:
+            records = invoke(handler, event, context)["results"]
+        except RemediationFailedError as exc:
+            raise CliError(str(exc)) from None
+        _emit(records, fmt, None, records_table(records, "configguard rollback"))
+
+    _run(debug, body)
+
+
 @local_app.command("up")
 def local_up(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 4566,

@@ -75,6 +75,8 @@ class AuditRecord(BaseModel):
     reason: str = ""
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # What a rollback needs beyond before/after (e.g. the secret ARN); never values.
+    details: dict[str, Any] | None = None
     error: str | None = None
     related_audit_id: str | None = None
     notes: list[str] = Field(default_factory=list)
@@ -84,6 +86,7 @@ class AuditRecord(BaseModel):
         data = self.model_dump(mode="json")
         data["before"] = redact(data["before"])
         data["after"] = redact(data["after"])
+        data["details"] = redact(data["details"])
         for key in ("reason", "error"):
             if data[key]:
                 data[key] = redact_text(str(data[key]))
@@ -131,6 +134,20 @@ def write(record: AuditRecord, factory: ClientFactory) -> dict[str, Any]:
                     "on-call notification failed", extra={"error": redact_text(str(exc))}
                 )
     return data
+
+
+def read(factory: ClientFactory, audit_id: str) -> dict[str, Any] | None:
+    """One stored record by id, or None."""
+    item = (
+        factory.client("dynamodb")
+        .get_item(
+            TableName=settings.require(settings.AUDIT_TABLE),
+            Key={"AuditId": {"S": audit_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return from_item(item) if item else None
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from configguard import parameters as p
+from configguard import settings as s
 from configguard.parameters import RuleParameters
 
 LAMBDA = "AWS::Lambda::Function"
@@ -130,6 +131,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaEnvNoPlaintextSecretsParameters,
             permissions=("lambda:GetFunction", "lambda:GetFunctionConfiguration"),
+            remediation="strip-env-secrets",
         ),
         RuleSpec(
             name="lambda-env-cmk-encrypted",
@@ -141,6 +143,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaEnvCmkEncryptedParameters,
             permissions=("lambda:GetFunction", "lambda:GetFunctionConfiguration"),
+            remediation="enable-lambda-env-encryption",
         ),
         RuleSpec(
             name="lambda-public-access-prohibited",
@@ -160,6 +163,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.LambdaPublicAccessProhibitedParameters,
             permissions=("lambda:GetFunction", "lambda:GetPolicy"),
             security_hub_control="Lambda.1",
+            remediation="remove-lambda-public-access",
         ),
         RuleSpec(
             name="lambda-runtime-supported",
@@ -262,6 +266,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.ApigwStageWafAttachedParameters,
             permissions=("apigateway:GET",),
             security_hub_control="APIGateway.4",
+            remediation="attach-waf",
         ),
         RuleSpec(
             name="apigw-stage-execution-logging",
@@ -281,6 +286,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.ApigwStageExecutionLoggingParameters,
             permissions=("apigateway:GET",),
             security_hub_control="APIGateway.1",
+            remediation="enable-api-logging",
         ),
         RuleSpec(
             name="apigw-stage-access-logging",
@@ -297,6 +303,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.ApigwStageAccessLoggingParameters,
             permissions=("apigateway:GET",),
             security_hub_control="APIGateway.9",
+            remediation="enable-api-logging",
         ),
         RuleSpec(
             name="apigw-stage-cache-encrypted",
@@ -314,6 +321,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.ApigwStageCacheEncryptedParameters,
             permissions=("apigateway:GET",),
             security_hub_control="APIGateway.5",
+            remediation="enable-api-cache-encryption",
         ),
         RuleSpec(
             name="apigw-stage-tracing",
@@ -404,6 +412,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.KmsKeyRotationEnabledParameters,
             permissions=("kms:DescribeKey", "kms:GetKeyRotationStatus"),
             security_hub_control="KMS.4",
+            remediation="enable-kms-key-rotation",
         ),
         RuleSpec(
             name="kms-key-not-pending-deletion",
@@ -416,6 +425,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.KmsKeyNotPendingDeletionParameters,
             permissions=("kms:DescribeKey",),
             security_hub_control="KMS.3",
+            remediation="cancel-kms-key-deletion",
         ),
         RuleSpec(
             name="kms-key-policy-safe",
@@ -444,6 +454,7 @@ RULES: dict[str, RuleSpec] = {
             parameters=p.LogGroupCmkEncryptedParameters,
             permissions=("logs:DescribeLogGroups",),
             maximum_execution_frequency="TwentyFour_Hours",
+            remediation="enable-log-group-encryption",
         ),
         RuleSpec(
             name="log-group-retention",
@@ -457,6 +468,7 @@ RULES: dict[str, RuleSpec] = {
             permissions=("logs:DescribeLogGroups",),
             security_hub_control="CloudWatch.16",
             maximum_execution_frequency="TwentyFour_Hours",
+            remediation="set-log-retention",
         ),
         RuleSpec(
             name="cloudtrail-security-trail",
@@ -476,9 +488,12 @@ RULES: dict[str, RuleSpec] = {
             ),
             security_hub_control="CloudTrail.1, CloudTrail.2, CloudTrail.4",
             maximum_execution_frequency="TwentyFour_Hours",
+            remediation="enable-cloudtrail-encryption",
         ),
     )
 }
+
+_LAMBDA_TAGS = "lambda:TagResource"
 
 REMEDIATIONS: dict[str, RemediationSpec] = {
     spec.name: spec
@@ -486,18 +501,228 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
         RemediationSpec(
             name="add-concurrency-limit",
             description=(
-                "Sets function-level reserved concurrency to the configured default, "
-                "never lowering an existing limit and keeping the account's unreserved "
-                "concurrency above its floor."
+                "Sets function-level reserved concurrency: the 14-day peak of "
+                "ConcurrentExecutions plus headroom, clamped to [min, max], or the "
+                "configured default without data; never lowers an existing limit and keeps "
+                "the account's unreserved concurrency above its floor."
             ),
             rules=("lambda-reserved-concurrency",),
-            resource_types=("AWS::Lambda::Function",),
+            resource_types=(LAMBDA,),
             permissions=(
                 "lambda:GetFunction",
                 "lambda:GetAccountSettings",
                 "lambda:PutFunctionConcurrency",
-                "lambda:TagResource",
+                "lambda:DeleteFunctionConcurrency",
+                _LAMBDA_TAGS,
+                "cloudwatch:GetMetricStatistics",
             ),
+            settings=(
+                s.DEFAULT_CONCURRENCY,
+                s.UNRESERVED_MARGIN,
+                s.CONCURRENCY_HEADROOM_PERCENT,
+                s.CONCURRENCY_MIN,
+                s.CONCURRENCY_MAX,
+            ),
+        ),
+        RemediationSpec(
+            name="strip-env-secrets",
+            description=(
+                "Stores detected plaintext secrets of a function's environment in one "
+                "Secrets Manager secret (stack CMK, read back first) and grants the role "
+                "read access to it; in replace mode also swaps each value for a "
+                "<NAME>_SECRET_ARN reference. Lossless in every mode."
+            ),
+            rules=("lambda-env-no-plaintext-secrets",),
+            resource_types=(LAMBDA,),
+            permissions=(
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:ListVersionsByFunction",
+                _LAMBDA_TAGS,
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:TagResource",
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+            ),
+            settings=(s.KEY_ARN, s.STRIP_SECRETS_MODE),
+        ),
+        RemediationSpec(
+            name="enable-lambda-env-encryption",
+            description=(
+                "Grants the function's role kms:Decrypt on the CMK (inline policy "
+                "configguard-env-decrypt), then sets the function's KMSKeyArn, waiting for "
+                "each update to finish and verifying."
+            ),
+            rules=("lambda-env-cmk-encrypted",),
+            resource_types=(LAMBDA,),
+            permissions=(
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionConfiguration",
+                _LAMBDA_TAGS,
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:Encrypt",
+            ),
+            settings=(s.KEY_ARN,),
+        ),
+        RemediationSpec(
+            name="remove-lambda-public-access",
+            description=(
+                "Removes only the resource-policy statements (by Sid) that grant public "
+                "access; sets a NONE-auth function URL to AWS_IAM only when allowed."
+            ),
+            rules=("lambda-public-access-prohibited",),
+            resource_types=(LAMBDA,),
+            permissions=(
+                "lambda:GetFunction",
+                "lambda:GetPolicy",
+                "lambda:RemovePermission",
+                "lambda:AddPermission",
+                "lambda:GetFunctionUrlConfig",
+                "lambda:UpdateFunctionUrlConfig",
+                _LAMBDA_TAGS,
+            ),
+            settings=(s.FIX_FUNCTION_URL_AUTH,),
+        ),
+        RemediationSpec(
+            name="attach-waf",
+            description=(
+                "Associates the configured (or stack-created) regional WAFv2 web ACL with "
+                "a REST API stage; never replaces another web ACL; refuses edge-optimised "
+                "and private APIs."
+            ),
+            rules=("apigw-stage-waf-attached",),
+            resource_types=(REST_STAGE,),
+            permissions=(
+                "apigateway:GET",
+                "apigateway:PUT",
+                "apigateway:SetWebACL",
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:AssociateWebACL",
+            ),
+            settings=(s.WEB_ACL_ARN,),
+        ),
+        RemediationSpec(
+            name="enable-api-cache-encryption",
+            description=(
+                "Sets cacheDataEncrypted for the stage-wide */* setting and every method "
+                "override with caching enabled."
+            ),
+            rules=("apigw-stage-cache-encrypted",),
+            resource_types=(REST_STAGE,),
+            permissions=("apigateway:GET", "apigateway:PATCH", "apigateway:PUT"),
+        ),
+        RemediationSpec(
+            name="enable-api-logging",
+            description=(
+                "Turns on execution logging (ERROR by default) and access logging to a "
+                "configguard-managed log group encrypted with the stack CMK and with "
+                "retention; sets the account's API Gateway CloudWatch role when the stack "
+                "provides one."
+            ),
+            rules=("apigw-stage-execution-logging", "apigw-stage-access-logging"),
+            resource_types=(REST_STAGE, HTTP_STAGE),
+            permissions=(
+                "apigateway:GET",
+                "apigateway:PATCH",
+                "apigateway:PUT",
+                "iam:PassRole",
+                "logs:CreateLogGroup",
+                "logs:DescribeLogGroups",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+            ),
+            settings=(
+                s.KEY_ARN,
+                s.API_CLOUDWATCH_ROLE_ARN,
+                s.API_EXECUTION_LOG_LEVEL,
+                s.LOG_RETENTION_DAYS,
+            ),
+        ),
+        RemediationSpec(
+            name="enable-log-group-encryption",
+            description="Associates the stack CMK with a log group (AssociateKmsKey).",
+            rules=("log-group-cmk-encrypted",),
+            resource_types=(LOG_GROUP,),
+            permissions=(
+                "logs:DescribeLogGroups",
+                "logs:AssociateKmsKey",
+                "logs:ListTagsForResource",
+                "logs:TagResource",
+            ),
+            settings=(s.KEY_ARN,),
+        ),
+        RemediationSpec(
+            name="set-log-retention",
+            description=(
+                "Sets the configured retention on a log group without one or with a "
+                "shorter one; never shortens an existing longer retention."
+            ),
+            rules=("log-group-retention",),
+            resource_types=(LOG_GROUP,),
+            permissions=(
+                "logs:DescribeLogGroups",
+                "logs:PutRetentionPolicy",
+                "logs:ListTagsForResource",
+                "logs:TagResource",
+            ),
+            settings=(s.LOG_RETENTION_DAYS,),
+        ),
+        RemediationSpec(
+            name="enable-kms-key-rotation",
+            description=(
+                "Enables automatic rotation of a customer managed key, optionally with a period."
+            ),
+            rules=("kms-key-rotation-enabled",),
+            resource_types=(KMS_KEY,),
+            permissions=(
+                "kms:DescribeKey",
+                "kms:GetKeyRotationStatus",
+                "kms:EnableKeyRotation",
+                "kms:ListResourceTags",
+                "kms:TagResource",
+            ),
+            settings=(s.KEY_ROTATION_PERIOD_DAYS,),
+        ),
+        RemediationSpec(
+            name="cancel-kms-key-deletion",
+            description=(
+                "Cancels the scheduled deletion of a customer managed key (left disabled, "
+                "as AWS leaves it). Off by default: an explicit opt-in."
+            ),
+            rules=("kms-key-not-pending-deletion",),
+            resource_types=(KMS_KEY,),
+            permissions=(
+                "kms:DescribeKey",
+                "kms:CancelKeyDeletion",
+                "kms:ListResourceTags",
+                "kms:TagResource",
+            ),
+            default_mode="off",
+        ),
+        RemediationSpec(
+            name="enable-cloudtrail-encryption",
+            description=(
+                "Encrypts a trail's log files with the stack CMK and enables log file "
+                "validation (the harden-cloudtrail part)."
+            ),
+            rules=("cloudtrail-security-trail",),
+            resource_types=(TRAIL,),
+            permissions=(
+                "cloudtrail:GetTrail",
+                "cloudtrail:UpdateTrail",
+                "cloudtrail:ListTags",
+                "cloudtrail:AddTags",
+            ),
+            settings=(s.KEY_ARN,),
         ),
     )
 }
@@ -555,6 +780,7 @@ def compliance_change_pattern(spec: RemediationSpec) -> dict[str, object]:
         "detail": {
             "messageType": ["ComplianceChangeNotification"],
             "configRuleName": list(spec.rules),
+            "resourceType": list(spec.resource_types),
             "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
         },
     }

@@ -7,6 +7,12 @@ leaves a record saying why):
   -> re-read live state -> opt-out tag -> already compliant? -> plan (may refuse)
   -> dry-run stops here -> blast-radius cap (atomic, DynamoDB) -> apply
   -> read back and verify -> tag -> audit record everywhere
+
+A rollback request (`configguard rollback <audit-id>`) runs the same fix function:
+kill switch -> account allowlist -> [idempotency on the audit id] -> the original
+applied record -> re-read -> the fix's rollback plan (may refuse) -> dry-run stops
+here -> apply -> verify -> tag -> audit record. Rollbacks undo configguard's own
+changes, so neither the mode nor the blast-radius cap stops them.
 """
 
 from __future__ import annotations
@@ -107,6 +113,20 @@ class Remediation(ABC, Generic[StateT]):
 
     @abstractmethod
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None: ...
+
+    def rollback_plan(self, ctx: FixContext, state: StateT, original: dict[str, Any]) -> Plan:
+        """How to revert the applied change `original` (a stored audit record).
+
+        Refuse (raise Refusal) where reverting is unsafe or the resource changed since.
+        """
+        raise Refusal(f"{self.spec.name} changes cannot be rolled back automatically.")
+
+    def rollback_apply(self, ctx: FixContext, state: StateT, plan: Plan) -> None:
+        raise Refusal(f"{self.spec.name} changes cannot be rolled back automatically.")
+
+    def rollback_verify(self, state: StateT, plan: Plan) -> str | None:
+        """None when the read-back state shows the revert took effect."""
+        return None
 
 
 def _ssm_provider(factory: ClientFactory) -> SSMProvider:
@@ -271,7 +291,9 @@ class Engine:
             record = self._record(request)
             record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
             return audit.write(record, factory)
-        if mode == "off":
+        if request.rollback_of is not None:
+            mode = "dry-run" if request.dry_run else "apply"
+        elif mode == "off":
             record = self._record(request, mode)
             record.outcome, record.reason = Outcome.BLOCKED, "The remediation mode is off."
             return audit.write(record, factory)
@@ -324,7 +346,10 @@ class Engine:
                 request.account_id,
                 request.region,
                 request.resource_id,
-                request.evaluation_time,
+                # One rollback per applied change; one fix per evaluation.
+                f"rollback:{request.rollback_of}"
+                if request.rollback_of
+                else request.evaluation_time,
                 mode,
             )
         )
@@ -355,8 +380,9 @@ class Engine:
         factory = self.factory
         record = self._record(request, mode)
         ctx = FixContext(factory=factory, request=request)
+        pipeline = self._rollback_pipeline if request.rollback_of else self._pipeline
         try:
-            self._pipeline(ctx, record, mode)
+            pipeline(ctx, record, mode)
         except CapReachedError as exc:
             record.outcome, record.reason = Outcome.BLOCKED, str(exc)
         except GateError as exc:
@@ -403,6 +429,7 @@ class Engine:
             return
         plan = fix.plan(ctx, state)
         record.action, record.before, record.after = plan.action, plan.before, plan.after
+        record.details = plan.details or None
         ctx.findings, problem = findings.lookup(ctx.factory, ctx.request, record.resource_arn)
         if problem:
             ctx.notes.append(problem)
@@ -432,6 +459,59 @@ class Engine:
             f"(audit {record.audit_id})",
             "RESOLVED",
         )
+        try:
+            fix.tag_resource(
+                ctx, record.resource_arn, {settings.LAST_REMEDIATION_TAG: record.audit_id}
+            )
+        except ClientError as exc:
+            ctx.notes.append(f"tagging failed: {exc.response.get('Error', {}).get('Code')}")
+
+    def _rollback_pipeline(self, ctx: FixContext, record: AuditRecord, mode: str) -> None:
+        fix, request = self.fix, ctx.request
+        audit_id = str(request.rollback_of)
+        record.related_audit_id = audit_id
+        original = audit.read(ctx.factory, audit_id)
+        if original is None:
+            raise Refusal(f"There is no audit record {audit_id}.")
+        mismatch = [
+            name
+            for name, want in (
+                ("remediation", self.spec.name),
+                ("resource_id", request.resource_id),
+                ("account_id", request.account_id),
+                ("region", request.region),
+            )
+            if original.get(name) != want
+        ]
+        if mismatch:
+            raise Refusal(
+                f"Audit record {audit_id} does not match this rollback request "
+                f"({', '.join(mismatch)})."
+            )
+        if original.get("outcome") != Outcome.APPLIED:
+            raise Refusal(
+                f"Audit record {audit_id} is {original.get('outcome')}, not applied: "
+                "there is no change to roll back."
+            )
+        state = fix.read(ctx)
+        if state is None:
+            record.outcome, record.reason = Outcome.SKIPPED, "The resource no longer exists."
+            return
+        record.resource_arn = fix.resource_arn(state)
+        plan = fix.rollback_plan(ctx, state, original)
+        record.action, record.before, record.after = plan.action, plan.before, plan.after
+        record.details = plan.details or None
+        if mode == "dry-run":
+            record.outcome = Outcome.DRY_RUN
+            record.reason = f"Dry run: would roll back {audit_id}: {plan.action}."
+            return
+        fix.rollback_apply(ctx, state, plan)
+        after = fix.read(ctx)
+        problem = "the resource disappeared" if after is None else fix.rollback_verify(after, plan)
+        if problem is not None:
+            raise RemediationFailedError(f"verification failed after {plan.action}: {problem}")
+        record.outcome = Outcome.APPLIED
+        record.reason = f"Rolled back {audit_id}: {plan.action}; verified."
         try:
             fix.tag_resource(
                 ctx, record.resource_arn, {settings.LAST_REMEDIATION_TAG: record.audit_id}

@@ -19,6 +19,31 @@ DEFAULT_CONCURRENCY = "CONFIGGUARD_DEFAULT_RESERVED_CONCURRENCY"
 UNRESERVED_MARGIN = "CONFIGGUARD_UNRESERVED_CONCURRENCY_MARGIN"
 ACCOUNT_ALLOWLIST = "CONFIGGUARD_ACCOUNT_ALLOWLIST"
 MAX_CHANGES_PER_HOUR = "CONFIGGUARD_MAX_CHANGES_PER_HOUR"
+# Per-fix settings (each fix's RemediationSpec.settings lists the ones it reads).
+KEY_ARN = "CONFIGGUARD_KEY_ARN"
+WEB_ACL_ARN = "CONFIGGUARD_WEB_ACL_ARN"
+CONCURRENCY_HEADROOM_PERCENT = "CONFIGGUARD_CONCURRENCY_HEADROOM_PERCENT"
+CONCURRENCY_MIN = "CONFIGGUARD_CONCURRENCY_MIN"
+CONCURRENCY_MAX = "CONFIGGUARD_CONCURRENCY_MAX"
+STRIP_SECRETS_MODE = "CONFIGGUARD_STRIP_SECRETS_MODE"
+FIX_FUNCTION_URL_AUTH = "CONFIGGUARD_FIX_FUNCTION_URL_AUTH"
+API_CLOUDWATCH_ROLE_ARN = "CONFIGGUARD_API_CLOUDWATCH_ROLE_ARN"
+API_EXECUTION_LOG_LEVEL = "CONFIGGUARD_API_EXECUTION_LOG_LEVEL"
+LOG_RETENTION_DAYS = "CONFIGGUARD_LOG_RETENTION_DAYS"
+KEY_ROTATION_PERIOD_DAYS = "CONFIGGUARD_KEY_ROTATION_PERIOD_DAYS"
+
+# Every remediation function reads these.
+COMMON_REMEDIATION_SETTINGS: tuple[str, ...] = (
+    AUDIT_TABLE,
+    IDEMPOTENCY_TABLE,
+    ONCALL_TOPIC,
+    KILL_SWITCH_PARAMETER,
+    SETTINGS_PREFIX,
+    REMEDIATION_MODE,
+    OPT_OUT_TAG,
+    ACCOUNT_ALLOWLIST,
+    MAX_CHANGES_PER_HOUR,
+)
 
 DEFAULT_SETTINGS_PREFIX = "/configguard"
 DEFAULT_KILL_SWITCH_PARAMETER = "/configguard/kill-switch"
@@ -45,6 +70,16 @@ def require(name: str) -> str:
 def optional(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A true/false setting; anything else fails closed."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name} must be true or false, got {raw[:20]!r}")
+    return raw == "true"
 
 
 def integer(name: str, default: int, *, minimum: int = 0) -> int:

@@ -21,6 +21,7 @@ SECURITYHUB_SOURCE = "aws.securityhub"
 SECURITYHUB_ACTION_DETAIL_TYPE = "Security Hub Findings - Custom Action"
 CLI_SOURCE = "configguard.cli"
 CLI_DETAIL_TYPE = "configguard Fix Request"
+CLI_ROLLBACK_DETAIL_TYPE = "configguard Rollback Request"
 
 
 class InvalidTriggerError(ValueError):
@@ -57,6 +58,9 @@ class RemediationRequest(BaseModel):
     reason: str = ""
     dry_run: bool = False
     findings: tuple[FindingRef, ...] = ()
+    # Set for a rollback: the audit id of the applied change to revert.
+    rollback_of: str | None = None
+    restore_plaintext: bool = False
 
 
 class _Qualifier(BaseModel):
@@ -95,9 +99,44 @@ class _FixRequest(BaseModel):
     dryRun: bool = False
 
 
-_SECURITYHUB_TYPES = {
-    "AwsLambdaFunction": "AWS::Lambda::Function",
-}
+class _RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auditId: str = Field(pattern=r"^[0-9a-f]{13}-[0-9a-f]{12}$")
+    rule: str
+    resourceId: str = Field(min_length=1)
+    resourceType: str
+    reason: str = Field(default="", max_length=1000)
+    actor: str = Field(min_length=1, max_length=256)
+    dryRun: bool = False
+    restorePlaintext: bool = False
+
+
+def config_resource(arn: str) -> tuple[str, str]:
+    """(Config resource type, Config resource id) of a resource ARN configguard fixes."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        raise InvalidTriggerError(f"not an ARN: {arn[:200]!r}")
+    service, resource = parts[2], parts[5]
+    if service == "lambda" and resource.startswith("function:"):
+        return "AWS::Lambda::Function", resource.split(":")[1]
+    if service == "apigateway" and "/stages/" in resource:
+        segments = resource.split("/")
+        if len(segments) == 5 and segments[1] in ("restapis", "apis") and all(segments[2:]):
+            kind = (
+                "AWS::ApiGateway::Stage"
+                if segments[1] == "restapis"
+                else "AWS::ApiGatewayV2::Stage"
+            )
+            return kind, arn
+    if service == "logs" and resource.startswith("log-group:"):
+        name = resource.removeprefix("log-group:").removesuffix(":*")
+        if name:
+            return "AWS::Logs::LogGroup", name
+    if service == "kms" and resource.startswith("key/") and len(resource) > 4:
+        return "AWS::KMS::Key", resource.removeprefix("key/")
+    if service == "cloudtrail" and resource.startswith("trail/") and len(resource) > 6:
+        return "AWS::CloudTrail::Trail", resource.removeprefix("trail/")
+    raise InvalidTriggerError(f"configguard fixes no resource of this kind: {arn[:200]!r}")
 
 
 def _problem(exc: ValidationError) -> str:
@@ -124,6 +163,7 @@ def _from_config(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Reme
     except ValidationError as exc:
         raise InvalidTriggerError(f"malformed compliance-change detail: {_problem(exc)}") from None
     _check_rule(spec, detail.configRuleName)
+    _check_type(spec, detail.resourceType)
     result = detail.newEvaluationResult
     if result.complianceType != "NON_COMPLIANT":
         raise InvalidTriggerError(
@@ -162,19 +202,7 @@ def _finding_resource(finding: dict[str, Any]) -> tuple[str, str]:
     resources = finding.get("Resources") or []
     if not resources or not isinstance(resources[0], dict):
         raise InvalidTriggerError("finding has no Resources")
-    resource = resources[0]
-    arn = str(resource.get("Id") or "")
-    sh_type = str(resource.get("Type") or "")
-    cfg_type = _SECURITYHUB_TYPES.get(sh_type)
-    if cfg_type is None:
-        raise InvalidTriggerError(f"unsupported Security Hub resource type {sh_type[:80]!r}")
-    if cfg_type == "AWS::Lambda::Function":
-        # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-        parts = arn.split(":")
-        if len(parts) < 7 or parts[5] != "function":
-            raise InvalidTriggerError(f"not a Lambda function ARN: {arn[:200]!r}")
-        return cfg_type, parts[6]
-    raise InvalidTriggerError(f"cannot map {sh_type!r} to a resource id")  # pragma: no cover
+    return config_resource(str(resources[0].get("Id") or ""))
 
 
 def _from_securityhub(
@@ -190,6 +218,7 @@ def _from_securityhub(
         rule = _finding_rule(finding)
         _check_rule(spec, rule)
         resource_type, resource_id = _finding_resource(finding)
+        _check_type(spec, resource_type)
         requests.append(
             RemediationRequest(
                 remediation=spec.name,
@@ -212,6 +241,26 @@ def _from_securityhub(
     return requests
 
 
+def _resource_type(spec: RemediationSpec, declared: str | None, resource_id: str) -> str:
+    """The request's resource type: declared, else from the ARN, else the fix's only one."""
+    if declared is None:
+        declared = (
+            config_resource(resource_id)[0]
+            if resource_id.startswith("arn:")
+            else spec.resource_types[0]
+        )
+    _check_type(spec, declared)
+    return declared
+
+
+def _check_type(spec: RemediationSpec, resource_type: str) -> None:
+    if resource_type not in spec.resource_types:
+        raise InvalidTriggerError(
+            f"{spec.name} does not fix {resource_type[:80]} resources "
+            f"(it fixes {', '.join(spec.resource_types)})"
+        )
+
+
 def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
     try:
         detail = _FixRequest.model_validate(_detail(envelope))
@@ -222,7 +271,7 @@ def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Remedia
         RemediationRequest(
             remediation=spec.name,
             rule=detail.rule,
-            resource_type=detail.resourceType or spec.resource_types[0],
+            resource_type=_resource_type(spec, detail.resourceType, detail.resourceId),
             resource_id=detail.resourceId,
             account_id=envelope.account,
             region=envelope.region,
@@ -232,6 +281,33 @@ def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Remedia
             actor=detail.actor,
             reason=detail.reason,
             dry_run=detail.dryRun,
+        )
+    ]
+
+
+def _from_rollback(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
+    try:
+        detail = _RollbackRequest.model_validate(_detail(envelope))
+    except ValidationError as exc:
+        raise InvalidTriggerError(f"malformed rollback request: {_problem(exc)}") from None
+    _check_rule(spec, detail.rule)
+    _check_type(spec, detail.resourceType)
+    return [
+        RemediationRequest(
+            remediation=spec.name,
+            rule=detail.rule,
+            resource_type=detail.resourceType,
+            resource_id=detail.resourceId,
+            account_id=envelope.account,
+            region=envelope.region,
+            source=TriggerSource.CLI,
+            event_id=envelope.id,
+            evaluation_time=envelope.time.isoformat(),
+            actor=detail.actor,
+            reason=detail.reason,
+            dry_run=detail.dryRun,
+            rollback_of=detail.auditId,
+            restore_plaintext=detail.restorePlaintext,
         )
     ]
 
@@ -251,6 +327,8 @@ def parse_requests(spec: RemediationSpec, event: object) -> list[RemediationRequ
         return _from_securityhub(spec, envelope)
     if kind == (CLI_SOURCE, CLI_DETAIL_TYPE):
         return _from_cli(spec, envelope)
+    if kind == (CLI_SOURCE, CLI_ROLLBACK_DETAIL_TYPE):
+        return _from_rollback(spec, envelope)
     raise InvalidTriggerError(
         f"unsupported trigger: source {envelope.source[:60]!r}, "
         f"detail-type {envelope.detail_type[:80]!r}"

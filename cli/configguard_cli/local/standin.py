@@ -43,6 +43,8 @@ KEY_ALIAS = "alias/configguard"
 WEB_ACL_NAME = "configguard-default"
 DISPATCH_QUEUE_NAME = "configguard-local-dispatch"
 DEFAULT_RESERVED_CONCURRENCY = "10"
+LOG_RETENTION_DAYS = "365"
+API_CLOUDWATCH_ROLE_NAME = "configguard-apigateway-cloudwatch"
 UNRESERVED_MARGIN = "50"
 DUMMY_CREDENTIAL = "testing"
 _HOST = "127.0.0.1"
@@ -217,11 +219,31 @@ class StandIn:
             settings.OPT_OUT_TAG: settings.DEFAULT_OPT_OUT_TAG,
             settings.DEFAULT_CONCURRENCY: DEFAULT_RESERVED_CONCURRENCY,
             settings.UNRESERVED_MARGIN: UNRESERVED_MARGIN,
+            settings.ACCOUNT_ALLOWLIST: "",
+            settings.MAX_CHANGES_PER_HOUR: str(settings.DEFAULT_MAX_CHANGES_PER_HOUR),
+            settings.STRIP_SECRETS_MODE: "vault",
+            settings.FIX_FUNCTION_URL_AUTH: "false",
+            settings.API_EXECUTION_LOG_LEVEL: "ERROR",
+            settings.LOG_RETENTION_DAYS: LOG_RETENTION_DAYS,
+            settings.API_CLOUDWATCH_ROLE_ARN: self.api_cloudwatch_role_arn(),
+            **self._resource_settings(),
             "POWERTOOLS_SERVICE_NAME": "configguard",
             "POWERTOOLS_METRICS_NAMESPACE": "configguard",
             "POWERTOOLS_TRACE_DISABLED": "true",
             # Powertools skips its parameter cache when max age is 0 (base.add_to_cache).
             "POWERTOOLS_PARAMETERS_MAX_AGE": "0",
+        }
+
+    def api_cloudwatch_role_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{API_CLOUDWATCH_ROLE_NAME}"
+
+    def _resource_settings(self) -> dict[str, str]:
+        """Settings naming provisioned resources (known once provisioned)."""
+        if self._resources is None:
+            return {}
+        return {
+            settings.KEY_ARN: self._resources.key_arn,
+            settings.WEB_ACL_ARN: self._resources.web_acl_arn,
         }
 
     # -------------------------------------------------------------------- clients
@@ -265,6 +287,7 @@ class StandIn:
         topic_arn = self._provision_topic(key_arn)
         self._provision_kill_switch()
         web_acl_arn = self._provision_web_acl()
+        self._provision_api_cloudwatch_role()
         self._provision_config_rules(key_arn)
         queue_url = self._provision_dispatch()
         self._resources = StackResources(
@@ -378,6 +401,34 @@ class StandIn:
             },
         )
         return str(created["Summary"]["ARN"])
+
+    def _provision_api_cloudwatch_role(self) -> None:
+        """The role API Gateway writes execution logs with (the stack provides one)."""
+        iam = self.client("iam")
+        try:
+            iam.get_role(RoleName=API_CLOUDWATCH_ROLE_NAME)
+            return
+        except ClientError as exc:
+            if _error_code(exc) != "NoSuchEntity":
+                raise
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "apigateway.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        iam.create_role(
+            RoleName=API_CLOUDWATCH_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
+        )
+        iam.attach_role_policy(
+            RoleName=API_CLOUDWATCH_ROLE_NAME,
+            PolicyArn=f"arn:{self.partition}:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs",
+        )
 
     def _rule_role_arn(self, spec: registry.RuleSpec) -> str:
         """One role per rule function, granting exactly the registry's actions."""
