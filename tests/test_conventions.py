@@ -1,4 +1,4 @@
-"""Each rule: one module, one test file, one events folder; its tests mirror its scenarios."""
+"""Each rule and each fix: one module, one test file, one events folder; tests mirror scenarios."""
 
 from __future__ import annotations
 
@@ -9,14 +9,24 @@ from pathlib import Path
 import pytest
 
 from configguard import registry
-from configguard.registry import RuleSpec
+from configguard.registry import RemediationSpec, RuleSpec
+from configguard.triggers import parse_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_SPECS = list(registry.RULES.values())
+FIX_SPECS = list(registry.REMEDIATIONS.values())
+ALL_SPECS: list[RuleSpec | RemediationSpec] = [*RULE_SPECS, *FIX_SPECS]
+# Every fix is testable from each trigger source's own sample event.
+FIX_EVENTS = (
+    "config-compliance-change.json",
+    "securityhub-custom-action.json",
+    "cli-fix-request.json",
+)
 
 
-def _scenarios(spec: RuleSpec) -> list[str]:
-    source = (ROOT / "rules" / f"{spec.module}.py").read_text()
+def _scenarios(spec: RuleSpec | RemediationSpec) -> list[str]:
+    folder = "rules" if isinstance(spec, RuleSpec) else "remediations"
+    source = (ROOT / folder / f"{spec.module}.py").read_text()
     docstring = ast.get_docstring(ast.parse(source)) or ""
     assert docstring.startswith(f"{spec.name}:"), "the docstring opens with the rule name"
     assert "Scenarios:" in docstring
@@ -24,14 +34,14 @@ def _scenarios(spec: RuleSpec) -> list[str]:
     return [line.strip() for line in scenarios.splitlines() if line.strip().startswith("Given")]
 
 
-@pytest.mark.parametrize("spec", RULE_SPECS, ids=lambda s: s.name)
-def test_rule_module_lists_its_scenarios(spec: RuleSpec) -> None:
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_module_lists_its_scenarios(spec: RuleSpec | RemediationSpec) -> None:
     scenarios = _scenarios(spec)
     assert len(scenarios) >= 3, f"{spec.module}.py lists {len(scenarios)} scenarios"
 
 
-@pytest.mark.parametrize("spec", RULE_SPECS, ids=lambda s: s.name)
-def test_each_scenario_has_at_least_one_test(spec: RuleSpec) -> None:
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_each_scenario_has_at_least_one_test(spec: RuleSpec | RemediationSpec) -> None:
     path = ROOT / "tests" / f"test_{spec.module}.py"
     assert path.exists(), f"{path.name} is missing"
     tree = ast.parse(path.read_text())
@@ -60,3 +70,14 @@ def test_events_folder_holds_real_shaped_events(spec: RuleSpec) -> None:
             "ScheduledNotification",
         }, file.name
         assert isinstance(event["resultToken"], str) and event.get("accountId"), file.name
+
+
+@pytest.mark.parametrize("spec", FIX_SPECS, ids=lambda s: s.name)
+def test_fix_events_parse_into_requests_for_the_fix(spec: RemediationSpec) -> None:
+    folder = ROOT / "events" / spec.module
+    names = {file.name for file in folder.glob("*.json")}
+    assert set(FIX_EVENTS) <= names, f"events/{spec.module}/ lacks {set(FIX_EVENTS) - names}"
+    for name in sorted(names):
+        requests = parse_requests(spec, json.loads((folder / name).read_text()))
+        assert requests and all(r.remediation == spec.name for r in requests), name
+        assert all(r.rule in spec.rules for r in requests), name

@@ -73,8 +73,14 @@ def render() -> str:
         lines.append(
             f"\n### `{name}`\n\n{fix.description}\n\nFixes: "
             + ", ".join(f"`{r}`" for r in fix.rules)
-            + f". Default mode in code: `{fix.default_mode}`."
+            + f". Stack default mode: `{fix.default_mode}`. Resource types: "
+            + ", ".join(f"`{t}`" for t in fix.resource_types)
+            + ". Own settings: "
+            + (", ".join(f"`{name}`" for name in fix.settings) or "none")
+            + "."
         )
+        if fix.rollback:
+            lines.append(f"\nRollback: {fix.rollback}")
     lines.append(
         "\nEvery rule function also holds "
         + ", ".join(f"`{p}`" for p in registry.RULE_BASELINE_PERMISSIONS)

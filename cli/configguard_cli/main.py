@@ -159,29 +159,20 @@ def fix(
 ) -> None:
     """Run the paired remediation through its real handler and print the audit record."""
     from configguard.remediation import RemediationFailedError
-    from configguard_cli.events import context_for, fix_request_event
-    from configguard_cli.handlers import invoke, remediation_module
+    from configguard_cli.fixing import NoFixError, run_fix
 
     def body() -> None:
-        spec = registry.remediation_for_rule(rule)
-        if spec is None:
-            raise CliError(f"rule {rule} has no paired remediation")
         factory = _factory(region, endpoint_url, profile)
-        account = factory.client("sts").get_caller_identity()["Account"]
-        event = fix_request_event(
-            rule,
-            resource_id,
-            account_id=account,
-            region=factory.region or "",
-            actor=actor or getpass.getuser(),
-            reason=reason,
-            dry_run=dry_run,
-        )
-        handler = remediation_module(spec.name).lambda_handler
-        context = context_for(f"configguard-{spec.name}", account, event["region"])
         try:
-            records = invoke(handler, event, context)["results"]
-        except RemediationFailedError as exc:
+            records = run_fix(
+                factory,
+                rule,
+                resource_id,
+                actor=actor or getpass.getuser(),
+                reason=reason,
+                dry_run=dry_run,
+            )
+        except (NoFixError, RemediationFailedError) as exc:
             raise CliError(str(exc)) from None
         _emit(records, fmt, None, records_table(records, "configguard fix"))
 

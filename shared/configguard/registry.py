@@ -63,6 +63,8 @@ class RemediationSpec:
     permissions: tuple[str, ...]
     default_mode: str = "dry-run"
     settings: tuple[str, ...] = field(default=())
+    # What `configguard rollback` does for this fix, and when it refuses.
+    rollback: str = ""
 
     @property
     def module(self) -> str:
