@@ -1,9 +1,19 @@
 """add-concurrency-limit: give a function function-level reserved concurrency.
 
+The limit follows the function's real load: the peak of CloudWatch AWS/Lambda
+ConcurrentExecutions (FunctionName, Maximum) over the last 14 days, in daily periods (14
+datapoints, far below GetMetricStatistics' 1,440), times (1 + headroom%), rounded up and
+clamped to [min, max]; without datapoints the configured default. Defaults: headroom 50 %,
+min 5, max 200. The plan records the peak, the headroom and the basis ("data"/"default").
+
 Scenarios:
-  Given a function without reserved concurrency and mode apply,
+  Given a function without reserved concurrency and no CloudWatch data, and mode apply,
     When a NON_COMPLIANT compliance change arrives, Then the default limit is set,
     read back and verified, the function is tagged and an applied record is written.
+  Given a 14-day ConcurrentExecutions peak, When triggered, Then the limit is the peak plus
+    headroom, rounded up, with basis "data"; older datapoints and other functions' are ignored.
+  Given a peak whose limit falls outside [min, max], When triggered, Then it is clamped.
+  Given min above max, When triggered, Then failed closed: recorded and raised, nothing changes.
   Given mode dry-run, When triggered, Then nothing changes and a dry-run record shows the plan.
   Given the tag configguard:auto-remediate=false, When triggered, Then skipped, with a record.
   Given a function that already has reserved concurrency, When triggered, Then skipped.
@@ -14,11 +24,15 @@ Scenarios:
   Given a change that does not read back, When triggered, Then failed: recorded and raised.
   Given an applied change, When rolled back, Then the earlier setting (none) is restored,
     verified and recorded; When the limit was changed since, Then the rollback is refused.
+  Given an applied change, When the paired rule evaluates the function, Then COMPLIANT.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,6 +40,7 @@ from botocore.exceptions import ClientError
 from configguard import checks, settings
 from configguard.registry import REMEDIATIONS
 from configguard.remediation import FixContext, Plan, Refusal, Remediation, remediation_handler
+from configguard.settings import ConfigurationError
 from configguard.verdict import Compliance
 
 
@@ -52,6 +67,68 @@ def read_function(lambda_client: Any, name: str) -> FunctionState | None:
         reserved=None if reserved is None else int(reserved),
         tags=dict(response.get("Tags") or {}),
     )
+
+
+DEFAULT_HEADROOM_PERCENT = 50
+DEFAULT_MINIMUM = 5
+DEFAULT_MAXIMUM = 200
+METRIC_WINDOW = timedelta(days=14)
+METRIC_PERIOD_SECONDS = 86_400  # 14 daily datapoints; GetMetricStatistics returns <= 1,440
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The limit to propose and what it is based on."""
+
+    limit: int
+    basis: str  # "data" or "default"
+    peak: float | None
+    headroom_percent: int
+    minimum: int
+    maximum: int
+
+
+def peak_concurrency(cloudwatch: Any, name: str, now: datetime) -> float | None:
+    """The highest ConcurrentExecutions Maximum of the function in the window, or None."""
+    response = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="ConcurrentExecutions",
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - METRIC_WINDOW,
+        EndTime=now,
+        Period=METRIC_PERIOD_SECONDS,
+        Statistics=["Maximum"],
+    )
+    values = [float(p["Maximum"]) for p in response.get("Datapoints", []) if "Maximum" in p]
+    return max(values) if values else None
+
+
+def sized_limit(
+    peak: float | None, default: int, headroom_percent: int, minimum: int, maximum: int
+) -> Sizing:
+    """Peak x (1 + headroom%), rounded up and clamped; the default when there is no peak."""
+    if minimum > maximum:
+        raise ConfigurationError(
+            f"{settings.CONCURRENCY_MIN} ({minimum}) must not exceed "
+            f"{settings.CONCURRENCY_MAX} ({maximum})"
+        )
+    if peak is None or not math.isfinite(peak):
+        return Sizing(default, "default", None, headroom_percent, minimum, maximum)
+    scaled = Decimal(str(peak)) * (100 + headroom_percent) / 100
+    wanted = int(scaled.to_integral_value(rounding=ROUND_CEILING))
+    return Sizing(
+        min(max(wanted, minimum), maximum), "data", peak, headroom_percent, minimum, maximum
+    )
+
+
+def size_from_settings(cloudwatch: Any, name: str, now: datetime) -> Sizing:
+    """The sizing for one function, with the stack settings (and their defaults)."""
+    default = settings.integer(settings.DEFAULT_CONCURRENCY, 10, minimum=1)
+    headroom = settings.integer(settings.CONCURRENCY_HEADROOM_PERCENT, DEFAULT_HEADROOM_PERCENT)
+    minimum = settings.integer(settings.CONCURRENCY_MIN, DEFAULT_MINIMUM, minimum=1)
+    maximum = settings.integer(settings.CONCURRENCY_MAX, DEFAULT_MAXIMUM, minimum=1)
+    peak = peak_concurrency(cloudwatch, name, now)
+    return sized_limit(peak, default, headroom, minimum, maximum)
 
 
 def choose_limit(current: int | None, default: int, unreserved: int, floor: int) -> tuple[int, int]:
@@ -85,17 +162,24 @@ class AddConcurrencyLimit(Remediation[FunctionState]):
         return None if verdict.compliance == Compliance.COMPLIANT else verdict.reason
 
     def plan(self, ctx: FixContext, state: FunctionState) -> Plan:
-        default = settings.integer(settings.DEFAULT_CONCURRENCY, 10, minimum=1)
+        sizing = size_from_settings(ctx.factory.client("cloudwatch"), state.name, datetime.now(UTC))
         margin = settings.integer(settings.UNRESERVED_MARGIN, 50)
         account = ctx.factory.client("lambda").get_account_settings()["AccountLimit"]
         unreserved = int(account["UnreservedConcurrentExecutions"])
         floor = settings.LAMBDA_UNRESERVED_MINIMUM + margin
-        target, remaining = choose_limit(state.reserved, default, unreserved, floor)
+        target, remaining = choose_limit(state.reserved, sizing.limit, unreserved, floor)
         return Plan(
             action=f"PutFunctionConcurrency {target}",
             before={"reservedConcurrentExecutions": state.reserved},
             after={"reservedConcurrentExecutions": target},
-            details={"unreservedBefore": unreserved, "unreservedAfter": remaining},
+            details={
+                "unreservedBefore": unreserved,
+                "unreservedAfter": remaining,
+                "basis": sizing.basis,
+                "peak14d": sizing.peak,
+                "headroomPercent": sizing.headroom_percent,
+                "clamp": [sizing.minimum, sizing.maximum],
+            },
         )
 
     def verify(self, state: FunctionState, plan: Plan) -> str | None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from rdklib import Evaluation
 
+from configguard import checks
 from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaEnvCmkEncryptedParameters
 from configguard.reads import Reads
@@ -43,43 +44,14 @@ def key_from_ci(configuration_item: dict[str, Any]) -> str | None:
     return str(key) if key is not MISSING and key else None
 
 
-def key_id(arn: str) -> str:
-    """The key id (or alias) part of a KMS ARN, for annotations."""
-    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
-
-
 def allowed(key: str, allowlist: tuple[str, ...]) -> bool:
     return not allowlist or key in allowlist
 
 
-def has_environment(configuration: dict[str, Any]) -> bool:
-    """Non-empty Environment.Variables, or an Environment.Error (they exist, undecryptable)."""
-    environment = configuration.get("Environment") or {}
-    return bool(environment.get("Variables")) or bool(environment.get("Error"))
-
-
-def judge_configuration(configuration: dict[str, Any], allowlist: tuple[str, ...]) -> Verdict:
-    """The verdict from a GetFunctionConfiguration response."""
-    if not has_environment(configuration):
-        return Verdict.compliant("No environment variables.")
-    error = (configuration.get("Environment") or {}).get("Error") or {}
-    note = (
-        f" (Lambda reports {str(error.get('ErrorCode'))[:60]} decrypting them)"
-        if error.get("ErrorCode")
-        else ""
-    )
-    key = configuration.get("KMSKeyArn")
-    if not key:
-        return Verdict.non_compliant(
-            f"Environment variables{note} are encrypted with the AWS managed key; "
-            "set KMSKeyArn to a customer-managed KMS key."
-        )
-    if not allowed(str(key), allowlist):
-        return Verdict.non_compliant(
-            f"Environment variables{note} use KMS key {key_id(str(key))}, which is not "
-            "one of KmsKeyArns."
-        )
-    return Verdict.compliant(f"Environment variables{note} use KMS key {key_id(str(key))}.")
+# The verdict from a GetFunctionConfiguration response is shared with the paired fix.
+key_id = checks.kms_key_id
+has_environment = checks.has_environment
+judge_configuration = checks.env_cmk_encryption
 
 
 def evaluate(

@@ -81,3 +81,8 @@ def test_fix_events_parse_into_requests_for_the_fix(spec: RemediationSpec) -> No
         requests = parse_requests(spec, json.loads((folder / name).read_text()))
         assert requests and all(r.remediation == spec.name for r in requests), name
         assert all(r.rule in spec.rules for r in requests), name
+
+
+@pytest.mark.parametrize("spec", FIX_SPECS, ids=lambda s: s.name)
+def test_fix_documents_its_rollback(spec: RemediationSpec) -> None:
+    assert len(spec.rollback) > 20, "say what `configguard rollback` does, or why it refuses"

@@ -113,12 +113,12 @@ def test_rollback_request_must_match_the_record(standin, factory):
     assert reserved(factory, "other") is None and reserved(factory, "fn") == 10
 
 
-def test_second_rollback_of_the_same_change_is_a_duplicate(standin, factory):
+def test_second_rollback_of_the_same_change_is_refused(standin, factory):
     make_function(factory, "fn")
     applied = fix("fn")
     assert rollback(applied)["outcome"] == "applied"
     again = rollback(applied)
-    assert again["outcome"] == "duplicate"
+    assert again["outcome"] == "refused" and "changed since" in again["reason"]
     assert reserved(factory, "fn") is None
 
 

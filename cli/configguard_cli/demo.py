@@ -1,40 +1,40 @@
-"""`configguard demo`: the whole path on the embedded stand-in, in under a minute.
+"""`configguard demo`: every rule and every fix on the embedded stand-in, in well under a minute.
 
-Config event -> rule -> evaluation -> compliance-change event -> fix (dry run, then
-apply) -> audit note -> re-evaluation.
+Seed a messy account (one resource per rule scenario) -> scan with all rules -> fix every
+noncompliant resource that has a paired fix, first with the stack's default modes (dry
+run; cancel-kms-key-deletion off), then in apply mode -> scan again -> roll one change
+back. Every resource left noncompliant must have an audit record saying why.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from configguard import cibuilder, registry, settings
+from configguard import registry, settings
+from configguard.audit import Outcome
 from configguard.clients import ClientFactory, reset_default_factory
-from configguard_cli import render
-from configguard_cli.auditlog import list_records
-from configguard_cli.events import config_change_event, context_for
-from configguard_cli.handlers import remediation_module, rule_module
-from configguard_cli.local import seed
+from configguard_cli.events import context_for, rollback_request_event
+from configguard_cli.fixing import fix_all
+from configguard_cli.handlers import invoke, remediation_module
+from configguard_cli.local import scenarios
 from configguard_cli.local.standin import StandIn
-from configguard_cli.render import records_table
+from configguard_cli.scan import Finding, scan
 
-RULE = "lambda-reserved-concurrency"
-FIX = "add-concurrency-limit"
-
-# name -> (reserved concurrency, tags): a small, messy account.
-SEED: dict[str, tuple[int | None, dict[str, str]]] = {
-    "orders-api": (None, {"team": "orders"}),
-    "billing-worker": (None, {"team": "billing"}),
-    "legacy-batch": (None, {"team": "data", settings.DEFAULT_OPT_OUT_TAG: "false"}),
-    "payments": (25, {"team": "payments"}),
-}
+ACTOR = "demo-oncall"
+# Outcomes that explain, on their own, why a resource is still noncompliant.
+EXPLAINED = frozenset(
+    {Outcome.REFUSED, Outcome.SKIPPED, Outcome.BLOCKED, Outcome.DRY_RUN, Outcome.FAILED}
+)
+Target = tuple[str, str, str]  # rule, resource type, resource id
 
 
 @contextmanager
@@ -65,122 +65,185 @@ def quiet_function_logs() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def seed_account(factory: ClientFactory) -> None:
-    role = seed.ensure_lambda_role(factory.client("iam"), "demo-app-role")
-    lam = factory.client("lambda")
-    for name, (reserved, tags) in SEED.items():
-        seed.create_function(lam, name, role, reserved=reserved, tags=tags)
-
-
-def evaluate_all(standin: StandIn, factory: ClientFactory) -> dict[str, tuple[str, str]]:
-    """Run the rule's real handler on a Config-shaped event for every function."""
-    handler = rule_module(RULE).lambda_handler
-    context = context_for(f"configguard-{RULE}", standin.account_id, standin.region)
-    for name in SEED:
-        item = cibuilder.read(factory, "AWS::Lambda::Function", name)
-        assert item is not None
-        event = config_change_event(
-            RULE,
-            item,
-            standin.issue_result_token(RULE),
-            rule_parameters={"AssumeRoleMode": "false"},
+def set_modes(factory: ClientFactory, modes: dict[str, str]) -> None:
+    """Per-fix mode overrides in SSM, as an operator sets them."""
+    ssm = factory.client("ssm")
+    for fix, mode in modes.items():
+        ssm.put_parameter(
+            Name=f"{settings.DEFAULT_SETTINGS_PREFIX}/remediations/{fix}/mode",
+            Value=mode,
+            Type="String",
+            Overwrite=True,
         )
-        handler(event, context)
-    details = factory.client("config").get_compliance_details_by_config_rule(
-        ConfigRuleName=RULE, Limit=100
-    )["EvaluationResults"]
-    verdicts = {}
-    for result in details:
-        qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-        verdicts[qualifier["ResourceId"]] = (result["ComplianceType"], result.get("Annotation", ""))
-    return verdicts
 
 
-def set_mode(factory: ClientFactory, mode: str) -> None:
-    factory.client("ssm").put_parameter(
-        Name=f"{settings.DEFAULT_SETTINGS_PREFIX}/remediations/{FIX}/mode",
-        Value=mode,
-        Type="String",
-        Overwrite=True,
+def stack_default_modes() -> dict[str, str]:
+    return {name: spec.default_mode for name, spec in registry.REMEDIATIONS.items()}
+
+
+def operator_modes() -> dict[str, str]:
+    """Apply everywhere except where the stack's default is off (an explicit opt-in)."""
+    return {
+        name: "off" if spec.default_mode == "off" else "apply"
+        for name, spec in registry.REMEDIATIONS.items()
+    }
+
+
+def fixable(findings: list[Finding]) -> list[Target]:
+    return sorted(
+        (f.rule, f.resource_type, f.resource_id)
+        for f in findings
+        if f.compliance == "NON_COMPLIANT" and f.remediation
     )
 
 
-def remediate(standin: StandIn, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    handler = remediation_module(FIX).lambda_handler
-    context = context_for(f"configguard-{FIX}", standin.account_id, standin.region)
-    records: list[dict[str, Any]] = []
-    for event in events:
-        records.extend(handler(event, context)["results"])
-    return records
+def verdicts(findings: list[Finding]) -> dict[tuple[str, str], str]:
+    return {(f.rule, f.resource_id): f.compliance for f in findings}
+
+
+@dataclass
+class Outcomes:
+    """What a fix round did, and which targets are still noncompliant without a reason."""
+
+    records: list[dict[str, Any]]
+    fixed: list[Target] = field(default_factory=list)
+    explained: dict[Target, dict[str, Any]] = field(default_factory=dict)
+    unexplained: list[Target] = field(default_factory=list)
+
+
+def judge(
+    targets: list[Target], records: list[dict[str, Any]], after: dict[tuple[str, str], str]
+) -> Outcomes:
+    """Each target is compliant now, or its record explains why not."""
+    by_target = {(r["rule"], r["resource_id"]): r for r in records}
+    outcomes = Outcomes(records)
+    for target in targets:
+        rule, _, resource_id = target
+        if after.get((rule, resource_id)) in ("COMPLIANT", "NOT_APPLICABLE"):
+            outcomes.fixed.append(target)
+            continue
+        record = by_target.get((rule, resource_id))
+        explained = record is not None and (
+            record["outcome"] in EXPLAINED
+            # vault mode stores and grants, by design leaving the values in place.
+            or (record.get("details") or {}).get("mode") == "vault"
+        )
+        if explained and record is not None:
+            outcomes.explained[target] = record
+        else:
+            outcomes.unexplained.append(target)
+    return outcomes
+
+
+def rule_table(before: list[Finding], after: list[Finding]) -> Table:
+    table = Table(title="noncompliant resources per rule (before -> after)")
+    for column in ("rule", "fix", "before", "after"):
+        table.add_column(column)
+    count_before = Counter(f.rule for f in before if f.compliance == "NON_COMPLIANT")
+    count_after = Counter(f.rule for f in after if f.compliance == "NON_COMPLIANT")
+    for name in sorted(registry.RULES):
+        if not count_before[name] and not count_after[name]:
+            continue
+        table.add_row(
+            name,
+            registry.RULES[name].remediation or "-",
+            str(count_before[name]),
+            str(count_after[name]),
+        )
+    return table
+
+
+def outcome_table(records: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    outcomes = sorted({str(r["outcome"]) for r in records})
+    table.add_column("fix")
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right")
+    per_fix: dict[str, Counter[str]] = {}
+    for record in records:
+        fix = str(record.get("remediation") or registry.RULES[record["rule"]].remediation)
+        per_fix.setdefault(fix, Counter())[str(record["outcome"])] += 1
+    for fix in sorted(per_fix):
+        table.add_row(fix, *(str(per_fix[fix][o] or "") for o in outcomes))
+    return table
+
+
+def remaining_table(outcomes: Outcomes) -> Table:
+    table = Table(title="still noncompliant, and why (from the audit records)")
+    for column in ("rule", "resource", "outcome", "reason"):
+        table.add_column(column, overflow="fold")
+    for (rule, _, resource_id), record in sorted(outcomes.explained.items()):
+        table.add_row(rule, resource_id, str(record["outcome"]), str(record["reason"])[:160])
+    return table
+
+
+def roll_back(standin: StandIn, record: dict[str, Any]) -> dict[str, Any]:
+    handler = remediation_module(record["remediation"]).lambda_handler
+    event = rollback_request_event(record, actor=ACTOR, reason="demo: undo one change")
+    name = f"configguard-{record['remediation']}"
+    context = context_for(name, standin.account_id, standin.region)
+    (result,) = invoke(handler, event, context)["results"]
+    return dict(result)
 
 
 def run_demo(console: Console) -> int:
     started = time.monotonic()
-    console.rule("[bold]configguard demo[/bold]: rule -> fix -> audit, on the embedded stand-in")
+    console.rule("[bold]configguard demo[/bold]: every rule and fix, on the embedded stand-in")
     with StandIn() as standin:
         standin.provision()
         # The functions' own JSON logs and EMF lines would drown the tables: keep errors only.
         env = standin.environ() | {"POWERTOOLS_METRICS_DISABLED": "true"}
         with environment(env), quiet_function_logs():
             factory = ClientFactory(region=standin.region)
-            seed_account(factory)
-            console.print(f"1. Stand-in on {standin.url}; seeded {len(SEED)} functions.")
+            expected = scenarios.seed_all(factory)
+            seeded = len({r for verdicts in expected.values() for r in verdicts})
+            console.print(f"1. Stand-in on {standin.url}; seeded {seeded} resources.")
 
-            before = evaluate_all(standin, factory)
-            console.print(f"2. Ran [bold]{RULE}[/bold] on Config change events:")
-            table = Table()
-            for column in ("function", "compliance", "annotation"):
-                table.add_column(column)
-            for name in SEED:
-                compliance, note = before[name]
-                table.add_row(name, render.compliance(compliance), note)
-            console.print(table)
-
-            events = standin.drain_dispatch()
+            before = scan(factory, sorted(registry.RULES)).findings
+            targets = fixable(before)
             console.print(
-                f"3. Config emitted {len(events)} NON_COMPLIANT compliance-change events; "
-                f"EventBridge routed them to {FIX}."
+                f"2. Scanned with all {len(registry.RULES)} rules: {len(before)} findings, "
+                f"{sum(f.compliance == 'NON_COMPLIANT' for f in before)} noncompliant, "
+                f"{len(targets)} of them with a paired fix."
             )
 
-            set_mode(factory, "dry-run")
-            dry = remediate(standin, events)
-            console.print("4. Dry run (mode dry-run): nothing changes.")
-            console.print(records_table(dry))
+            set_modes(factory, stack_default_modes())
+            dry = fix_all(factory, targets, actor=ACTOR, reason="demo: first look")
+            console.print("3. Fixes with the stack's default modes change nothing:")
+            console.print(outcome_table(dry, "outcomes with default modes"))
 
-            set_mode(factory, "apply")
-            applied = remediate(standin, events)
-            console.print("5. Apply:")
-            console.print(records_table(applied))
+            set_modes(factory, operator_modes())
+            applied = fix_all(factory, targets, actor=ACTOR, reason="demo: apply")
+            console.print("4. The operator switches fixes to apply (opt-in fixes stay off):")
+            console.print(outcome_table(applied, "outcomes in apply mode"))
 
-            after = evaluate_all(standin, factory)
-            console.print("6. Re-evaluated:")
-            table = Table(title="before / after")
-            for column in ("function", "before", "after", "audit"):
-                table.add_column(column)
-            last = {r["resource_id"]: r for r in applied}
-            for name in SEED:
-                record = last.get(name)
-                table.add_row(
-                    name,
-                    render.compliance(before[name][0]),
-                    render.compliance(after[name][0]),
-                    f"{record['outcome']} ({record['audit_id']})" if record else "-",
+            after = scan(factory, sorted(registry.RULES)).findings
+            outcomes = judge(targets, applied, verdicts(after))
+            console.print("5. Scanned again:")
+            console.print(rule_table(before, after))
+            console.print(remaining_table(outcomes))
+
+            undo = next(
+                (r for r in applied if r["outcome"] == Outcome.APPLIED and r.get("remediation")),
+                None,
+            )
+            if undo is not None:
+                undone = roll_back(standin, undo)
+                console.print(
+                    f"6. Rolled back {undo['remediation']} on {undo['resource_id']} "
+                    f"(audit {undo['audit_id']}): {undone['outcome']}, {undone['reason']}"
                 )
-            console.print(table)
-
-            console.print("7. Audit notes (newest first):")
-            console.print(records_table(list_records(factory)))
-            fixed = [n for n in SEED if before[n][0] != after[n][0]]
-            expected = {
-                n
-                for n, (r, t) in SEED.items()
-                if r is None and t.get(settings.DEFAULT_OPT_OUT_TAG) != "false"
-            }
-            ok = set(fixed) == expected and all(after[n][0] == "COMPLIANT" for n in expected)
+            ok = (
+                not outcomes.unexplained
+                and bool(outcomes.fixed)
+                and all(r["outcome"] != Outcome.APPLIED for r in dry)
+            )
     elapsed = time.monotonic() - started
+    for target in outcomes.unexplained:
+        console.print(f"[red]noncompliant without a record saying why: {target}[/red]")
     status = "[green]OK[/green]" if ok else "[red]UNEXPECTED RESULT[/red]"
-    console.print(f"{status}: fixed {len(fixed)} of {len(SEED)} functions in {elapsed:.1f} s.")
+    console.print(
+        f"{status}: {len(outcomes.fixed)} of {len(targets)} fixed and verified, "
+        f"{len(outcomes.explained)} left with a recorded reason, in {elapsed:.1f} s."
+    )
     return 0 if ok else 1
-
-
-assert registry.rule(RULE).remediation == FIX

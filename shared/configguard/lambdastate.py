@@ -37,11 +37,11 @@ def wait_until_updated(
         conf: dict[str, Any] = lambda_client.get_function_configuration(FunctionName=name)
         status = conf.get("LastUpdateStatus") or SETTLED
         state = conf.get("State") or "Active"
-        if status == SETTLED and state not in ("Pending",):
-            return conf
         if status == "Failed" or state == "Failed":
             code = conf.get("LastUpdateStatusReasonCode") or conf.get("StateReasonCode") or ""
             raise UpdateNotSettledError(f"function {name} update failed ({code or 'no reason'})")
+        if status == SETTLED and state not in ("Pending",):
+            return conf
         if clock() >= deadline:
             raise UpdateNotSettledError(
                 f"function {name} still {status}/{state} after {timeout:.0f} s"

@@ -525,6 +525,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 s.CONCURRENCY_MIN,
                 s.CONCURRENCY_MAX,
             ),
+            rollback=(
+                "Restores the earlier reserved concurrency (none: DeleteFunctionConcurrency) "
+                "if the limit is still the one the fix set."
+            ),
         ),
         RemediationSpec(
             name="strip-env-secrets",
@@ -551,6 +555,12 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "iam:PutRolePolicy",
             ),
             settings=(s.KEY_ARN, s.STRIP_SECRETS_MODE),
+            rollback=(
+                "Replace mode only, and only with --restore-plaintext: the stored values "
+                "return to their variables and the references the fix added are removed; "
+                "refused without the flag, when the environment changed since, and for vault "
+                "mode (no variable changed). The secret and the grant stay."
+            ),
         ),
         RemediationSpec(
             name="enable-lambda-env-encryption",
@@ -566,6 +576,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "lambda:GetFunctionConfiguration",
                 "lambda:UpdateFunctionConfiguration",
                 _LAMBDA_TAGS,
+                "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:PutRolePolicy",
                 "kms:DescribeKey",
@@ -573,6 +584,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "kms:Encrypt",
             ),
             settings=(s.KEY_ARN,),
+            rollback=(
+                "Restores the earlier KMSKeyArn (none: the AWS managed key) if the function "
+                "still uses the key the fix set; the configguard-env-decrypt grant stays."
+            ),
         ),
         RemediationSpec(
             name="remove-lambda-public-access",
@@ -592,6 +607,11 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 _LAMBDA_TAGS,
             ),
             settings=(s.FIX_FUNCTION_URL_AUTH,),
+            rollback=(
+                "Re-adds the removed statements with AddPermission and restores the URL's "
+                "AuthType (re-opening public access); refuses if a removed Sid is back, the "
+                "URL changed since, or AddPermission cannot express a statement."
+            ),
         ),
         RemediationSpec(
             name="attach-waf",
@@ -609,8 +629,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "wafv2:GetWebACL",
                 "wafv2:GetWebACLForResource",
                 "wafv2:AssociateWebACL",
+                "wafv2:DisassociateWebACL",
             ),
             settings=(s.WEB_ACL_ARN,),
+            rollback=("Disassociates the web ACL only if it is still the one the fix attached."),
         ),
         RemediationSpec(
             name="enable-api-cache-encryption",
@@ -621,14 +643,19 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
             rules=("apigw-stage-cache-encrypted",),
             resource_types=(REST_STAGE,),
             permissions=("apigateway:GET", "apigateway:PATCH", "apigateway:PUT"),
+            rollback=(
+                "Sets cacheDataEncrypted back to false only where it is still true and was "
+                "false before."
+            ),
         ),
         RemediationSpec(
             name="enable-api-logging",
             description=(
                 "Turns on execution logging (ERROR by default) and access logging to a "
                 "configguard-managed log group encrypted with the stack CMK and with "
-                "retention; sets the account's API Gateway CloudWatch role when the stack "
-                "provides one."
+                "retention; sets the account's API Gateway CloudWatch role when none is set. "
+                "REST and WebSocket stages; HTTP API stages are refused (their access logs "
+                "need log-delivery actions without resource-level scoping)."
             ),
             rules=("apigw-stage-execution-logging", "apigw-stage-access-logging"),
             resource_types=(REST_STAGE, HTTP_STAGE),
@@ -636,6 +663,8 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "apigateway:GET",
                 "apigateway:PATCH",
                 "apigateway:PUT",
+                "apigateway:POST",
+                "apigateway:DELETE",
                 "iam:PassRole",
                 "logs:CreateLogGroup",
                 "logs:DescribeLogGroups",
@@ -648,6 +677,11 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 s.API_EXECUTION_LOG_LEVEL,
                 s.LOG_RETENTION_DAYS,
             ),
+            rollback=(
+                "Reverts each setting only if it is still as the fix left it (level back, "
+                "access log settings removed); keeps the account CloudWatch role and the log "
+                "group (its data)."
+            ),
         ),
         RemediationSpec(
             name="enable-log-group-encryption",
@@ -657,10 +691,16 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
             permissions=(
                 "logs:DescribeLogGroups",
                 "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
                 "logs:ListTagsForResource",
                 "logs:TagResource",
+                "kms:DescribeKey",
             ),
             settings=(s.KEY_ARN,),
+            rollback=(
+                "Disassociates the key only if it is still the stack key; events ingested "
+                "meanwhile stay encrypted with it."
+            ),
         ),
         RemediationSpec(
             name="set-log-retention",
@@ -677,6 +717,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "logs:TagResource",
             ),
             settings=(s.LOG_RETENTION_DAYS,),
+            rollback=(
+                "Always refused: the fix only lengthens retention, so undoing it would delete"
+                " events; the refusal gives the exact command."
+            ),
         ),
         RemediationSpec(
             name="enable-kms-key-rotation",
@@ -689,10 +733,15 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "kms:DescribeKey",
                 "kms:GetKeyRotationStatus",
                 "kms:EnableKeyRotation",
+                "kms:DisableKeyRotation",
                 "kms:ListResourceTags",
                 "kms:TagResource",
             ),
             settings=(s.KEY_ROTATION_PERIOD_DAYS,),
+            rollback=(
+                "Disables rotation (or restores the earlier period) only if rotation is still"
+                " as the fix set it."
+            ),
         ),
         RemediationSpec(
             name="cancel-kms-key-deletion",
@@ -709,6 +758,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "kms:TagResource",
             ),
             default_mode="off",
+            rollback=(
+                "Always refused: re-scheduling deletion is destructive; the refusal names the"
+                " command."
+            ),
         ),
         RemediationSpec(
             name="enable-cloudtrail-encryption",
@@ -725,6 +778,10 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "cloudtrail:AddTags",
             ),
             settings=(s.KEY_ARN,),
+            rollback=(
+                "Removes the key and/or turns validation off, only for what the fix changed "
+                "and only if unchanged since."
+            ),
         ),
     )
 }

@@ -343,11 +343,13 @@ class Engine:
         key = "|".join(
             (
                 self.spec.name,
+                request.rule,
                 request.account_id,
                 request.region,
                 request.resource_id,
-                # One rollback per applied change; one fix per evaluation.
-                f"rollback:{request.rollback_of}"
+                # One fix per evaluation. Every rollback request is its own: a retry after a
+                # refusal must run again, and the re-read refuses a change already undone.
+                f"rollback:{request.rollback_of}:{request.event_id}"
                 if request.rollback_of
                 else request.evaluation_time,
                 mode,
@@ -429,7 +431,9 @@ class Engine:
             return
         plan = fix.plan(ctx, state)
         record.action, record.before, record.after = plan.action, plan.before, plan.after
-        record.details = plan.details or None
+        # The plan's own dict: what apply adds (e.g. a new secret's ARN) reaches the record,
+        # on success and on failure alike.
+        record.details = plan.details
         ctx.findings, problem = findings.lookup(ctx.factory, ctx.request, record.resource_arn)
         if problem:
             ctx.notes.append(problem)

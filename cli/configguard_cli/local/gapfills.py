@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import secrets
 import threading
 import uuid
@@ -20,12 +21,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from moto.apigateway.exceptions import DomainNameNotFound
 from moto.apigateway.models import APIGatewayBackend
 from moto.apigateway.models import DomainName as ApiGatewayDomainName
 from moto.apigateway.models import Stage as ApiGatewayStage
 from moto.apigateway.responses import APIGatewayResponse
+from moto.apigatewayv2 import urls as apigatewayv2_urls
+from moto.apigatewayv2.models import ApiGatewayV2Backend
+from moto.apigatewayv2.models import Stage as ApiGatewayV2Stage
+from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
@@ -39,7 +45,9 @@ from moto.awslambda.models import (
 from moto.awslambda.policy import Policy as LambdaPolicy
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.cloudtrail.exceptions import TrailNotFoundException
 from moto.cloudtrail.models import Trail as CloudTrailTrail
+from moto.cloudtrail.responses import CloudTrailResponse
 from moto.config.exceptions import (
     InvalidNextTokenException,
     InvalidParameterValueException,
@@ -50,8 +58,12 @@ from moto.config.exceptions import (
 from moto.config.models import ConfigBackend, config_backends
 from moto.config.responses import ConfigResponse
 from moto.events.models import events_backends
-from moto.kms.models import KmsBackend
+from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
+from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameterException
+from moto.logs.exceptions import ResourceNotFoundException as LogsResourceNotFoundException
+from moto.logs.models import LogGroup, LogsBackend
+from moto.logs.responses import LogsResponse
 from moto.securityhub import urls as securityhub_urls
 from moto.securityhub.exceptions import (
     InvalidInputException as SecurityHubInvalidInputException,
@@ -483,6 +495,134 @@ def _install_apigateway() -> None:
     _wrap_all(pairs)
 
 
+# ------------------------- (k) API Gateway v2 UpdateStage, DeleteAccessLogSettings, stage tags
+
+_V2_ACCESS_LOG_PATH = (
+    r"{0}/v2/apis/(?P<api_id>[^/]+)/stages/(?P<stage_name>[^/]+)/accesslogsettings$"
+)
+_V2_STAGE_TAGS_PATH = (
+    r"{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/apis/(?P<resource_arn_pt2>[^/]+)"
+    r"/stages/(?P<resource_arn_pt3>[^/]+)$"
+)
+# UpdateStage fields that replace the stage's value, by moto Stage attribute.
+_V2_REPLACED_STAGE_FIELDS = {
+    "accessLogSettings": "access_log_settings",
+    "autoDeploy": "auto_deploy",
+    "clientCertificateId": "client_certificate_id",
+    "description": "description",
+}
+
+
+def _v2_stage_path(path: str) -> tuple[str, str]:
+    """(api id, stage name) of /v2/apis/<api>/stages/<stage>[/...]."""
+    parts = path.split("/")
+    index = parts.index("apis")
+    return parts[index + 1], unquote(parts[index + 3])
+
+
+def _v2_update_stage(
+    self: ApiGatewayV2Backend, api_id: str, stage_name: str, changes: dict[str, Any]
+) -> ApiGatewayV2Stage:
+    """apigatewayv2 UpdateStage: the given fields change, the others stay as they are.
+
+    DefaultRouteSettings, each RouteSettings entry and StageVariables are merged
+    key by key; AccessLogSettings, AutoDeploy, ClientCertificateId and Description
+    are replaced. DeleteAccessLogSettings is the only way to turn access logs off.
+    """
+    stage = self.get_stage(api_id, stage_name)
+    if isinstance(changes.get("defaultRouteSettings"), dict):
+        default = stage.default_route_settings or {}
+        stage.default_route_settings = {**default, **changes["defaultRouteSettings"]}
+    for route, settings in (changes.get("routeSettings") or {}).items():
+        stage.route_settings[route] = {**stage.route_settings.get(route, {}), **settings}
+    if isinstance(changes.get("stageVariables"), dict):
+        stage.stage_variables = {**stage.stage_variables, **changes["stageVariables"]}
+    for name, attribute in _V2_REPLACED_STAGE_FIELDS.items():
+        if name in changes:
+            setattr(stage, attribute, changes[name])
+    stage.updated = datetime.now()
+    return stage
+
+
+def _v2_response_update_stage(self: ApiGatewayV2Response) -> tuple[int, dict[str, str], str]:
+    """HTTP side of UpdateStage: PATCH /v2/apis/<api>/stages/<stage>."""
+    api_id, stage_name = _v2_stage_path(self.path)
+    changes = json.loads(self.body or "{}")
+    stage = _v2_update_stage(self.apigatewayv2_backend, api_id, stage_name, changes)
+    return 200, {}, json.dumps(stage.to_json())
+
+
+def _v2_response_delete_access_log_settings(
+    self: ApiGatewayV2Response,
+) -> tuple[int, dict[str, str], str]:
+    """DeleteAccessLogSettings: DELETE /v2/apis/<api>/stages/<stage>/accesslogsettings."""
+    api_id, stage_name = _v2_stage_path(self.path)
+    self.apigatewayv2_backend.get_stage(api_id, stage_name).access_log_settings = None
+    return 204, {}, ""
+
+
+def _v2_tagged_stage(backend: ApiGatewayV2Backend, resource_arn: str) -> ApiGatewayV2Stage | None:
+    """The stage a tag request names (arn:...:apigateway:<region>::/apis/<id>/stages/<name>)."""
+    _, _, path = resource_arn.partition("::/")
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] != "apis" or parts[2] != "stages":
+        return None
+    stage: ApiGatewayV2Stage = backend.get_stage(parts[1], parts[3])
+    return stage
+
+
+def _wrap_v2_tag_resource(original: Callable[..., Any]) -> Callable[..., Any]:
+    def tag_resource(self: ApiGatewayV2Backend, resource_arn: str, tags: dict[str, str]) -> None:
+        """TagResource on a stage ARN tags the stage: GetStage reports the tags."""
+        stage = _v2_tagged_stage(self, resource_arn)
+        if stage is None:
+            original(self, resource_arn, tags)
+        else:
+            stage.tags = {**(stage.tags or {}), **(tags or {})}
+
+    return tag_resource
+
+
+def _wrap_v2_untag_resource(original: Callable[..., Any]) -> Callable[..., Any]:
+    def untag_resource(self: ApiGatewayV2Backend, resource_arn: str, tag_keys: list[str]) -> None:
+        """UntagResource on a stage ARN removes the stage's tags."""
+        stage = _v2_tagged_stage(self, resource_arn)
+        if stage is None:
+            original(self, resource_arn, tag_keys)
+        else:
+            stage.tags = {k: v for k, v in (stage.tags or {}).items() if k not in tag_keys}
+
+    return untag_resource
+
+
+def _wrap_v2_get_tags(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_tags(self: ApiGatewayV2Backend, resource_id: str) -> dict[str, str]:
+        """GetTags on a stage ARN: the stage's tags."""
+        stage = _v2_tagged_stage(self, resource_id)
+        if stage is None:
+            tags: dict[str, str] = original(self, resource_id)
+            return tags
+        return dict(stage.tags or {})
+
+    return get_tags
+
+
+def _install_apigatewayv2() -> None:
+    apigatewayv2_urls.url_paths.setdefault(_V2_ACCESS_LOG_PATH, ApiGatewayV2Response.dispatch)
+    apigatewayv2_urls.url_paths.setdefault(_V2_STAGE_TAGS_PATH, ApiGatewayV2Response.dispatch)
+    _patch(ApiGatewayV2Backend, "update_stage", _v2_update_stage)
+    _patch(ApiGatewayV2Response, "update_stage", _v2_response_update_stage)
+    _patch(
+        ApiGatewayV2Response, "delete_access_log_settings", _v2_response_delete_access_log_settings
+    )
+    pairs: tuple[tuple[type, str, Wrapper], ...] = (
+        (ApiGatewayV2Backend, "tag_resource", _wrap_v2_tag_resource),
+        (ApiGatewayV2Backend, "untag_resource", _wrap_v2_untag_resource),
+        (ApiGatewayV2Backend, "get_tags", _wrap_v2_get_tags),
+    )
+    _wrap_all(pairs)
+
+
 # ------------------------------------ (h) KMS rotation period and AWS-managed default keys
 
 _ROTATION_PERIOD_ATTR = "_configguard_rotation_period"
@@ -563,6 +703,156 @@ def _wrap_trail_get_event_selectors(original: Callable[..., Any]) -> Callable[..
 
 def _install_cloudtrail() -> None:
     _wrap_all([(CloudTrailTrail, "get_event_selectors", _wrap_trail_get_event_selectors)])
+
+
+# ------------------------- (l) CloudWatch Logs AssociateKmsKey / DisassociateKmsKey
+
+# kmsKeyId must be a key ARN (CloudWatch Logs API Reference, AssociateKmsKey: "The
+# Amazon Resource Name (ARN) of the KMS key", at most 256 characters).
+_LOGS_KEY_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12})"
+    r":key/(?P<key_id>[A-Za-z0-9-]+)"
+)
+_LOGS_MAX_KMS_KEY_ID = 256
+
+
+def _logs_group(
+    self: LogsBackend, log_group_name: str | None, resource_identifier: Any
+) -> LogGroup:
+    """The log group an association call names: logGroupName or resourceIdentifier, not both."""
+    if log_group_name and resource_identifier:
+        raise LogsInvalidParameterException(
+            "You can't specify both logGroupName and resourceIdentifier in the same operation."
+        )
+    if resource_identifier:
+        # Query-result associations (arn:...:query-result:*) are not emulated.
+        raise NotImplementedError("the stand-in emulates log group key associations only")
+    if not log_group_name:
+        raise LogsInvalidParameterException(
+            "Either logGroupName or resourceIdentifier is required."
+        )
+    group = self.groups.get(log_group_name)
+    if group is None:
+        raise LogsResourceNotFoundException()
+    return group
+
+
+def _logs_check_key(kms_key_id: str, group: LogGroup) -> None:
+    """AWS answers InvalidParameterException unless the key exists, is enabled and symmetric."""
+    match = _LOGS_KEY_ARN.fullmatch(kms_key_id)
+    if match is None or len(kms_key_id) > _LOGS_MAX_KMS_KEY_ID:
+        raise LogsInvalidParameterException(f"Invalid KMS key ARN: {kms_key_id[:256]}")
+    try:
+        key = kms_backends[match["account"]][match["region"]].keys.get(match["key_id"])
+    except KeyError:
+        key = None
+    usable = (
+        key is not None
+        and key.key_state == "Enabled"
+        and key.key_spec == "SYMMETRIC_DEFAULT"
+        # moto keeps no usage for keys created without one: SYMMETRIC_DEFAULT encrypts.
+        and (key.key_usage or "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
+    )
+    if not usable:
+        raise LogsInvalidParameterException(
+            f"Specified KMS key {kms_key_id} does not exist, is disabled or is not a "
+            f"symmetric encryption key, so it cannot be used with log group {group.arn}."
+        )
+
+
+def _logs_associate_kms_key(
+    self: LogsBackend, log_group_name: str | None, kms_key_id: str, resource_identifier: Any = None
+) -> None:
+    """CloudWatch Logs AssociateKmsKey (API Reference) for a log group.
+
+    Replaces any earlier association; DescribeLogGroups then reports the key ARN as
+    kmsKeyId. The key must be named by its ARN and be an existing, enabled, symmetric
+    encryption key (InvalidParameterException otherwise); an unknown log group is
+    ResourceNotFoundException. Key policies are not evaluated (moto evaluates none).
+    """
+    group = _logs_group(self, log_group_name, resource_identifier)
+    _logs_check_key(kms_key_id, group)
+    with _lock:
+        group.kms_key_id = kms_key_id
+
+
+def _logs_disassociate_kms_key(
+    self: LogsBackend, log_group_name: str | None, resource_identifier: Any = None
+) -> None:
+    """CloudWatch Logs DisassociateKmsKey (API Reference) for a log group.
+
+    New events are no longer encrypted with the key and DescribeLogGroups reports no
+    kmsKeyId; events ingested before stay encrypted with it (moto stores no ciphertext).
+    """
+    group = _logs_group(self, log_group_name, resource_identifier)
+    with _lock:
+        group.kms_key_id = None
+
+
+def _logs_response_associate_kms_key(self: LogsResponse) -> str:
+    _logs_associate_kms_key(
+        self.logs_backend,
+        self._get_param("logGroupName"),
+        str(self._get_param("kmsKeyId") or ""),
+        self._get_param("resourceIdentifier"),
+    )
+    return ""
+
+
+def _logs_response_disassociate_kms_key(self: LogsResponse) -> str:
+    _logs_disassociate_kms_key(
+        self.logs_backend, self._get_param("logGroupName"), self._get_param("resourceIdentifier")
+    )
+    return ""
+
+
+def _install_logs() -> None:
+    pairs: tuple[tuple[type, str, Callable[..., Any]], ...] = (
+        (LogsBackend, "associate_kms_key", _logs_associate_kms_key),
+        (LogsBackend, "disassociate_kms_key", _logs_disassociate_kms_key),
+        (LogsResponse, "associate_kms_key", _logs_response_associate_kms_key),
+        (LogsResponse, "disassociate_kms_key", _logs_response_disassociate_kms_key),
+    )
+    for owner, name, func in pairs:
+        _patch(owner, name, func)
+
+
+# -------------------------- (m) CloudTrail GetTrail: HomeRegion, shadow trails by ARN
+
+
+def _shadow_trail(self: CloudTrailResponse, name: str) -> CloudTrailTrail | None:
+    """The multi-Region trail of another Region that `name` (a trail ARN) names, if any."""
+    if not name.startswith("arn:"):
+        return None
+    for trail in self.cloudtrail_backend.describe_trails(include_shadow_trails=True):
+        if trail.arn == name:
+            return trail
+    return None
+
+
+def _wrap_cloudtrail_get_trail(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_trail(self: CloudTrailResponse) -> str:
+        """GetTrail answers with the trail's HomeRegion (AWS's Trail shape has it), and
+        answers for a shadow trail (a multi-Region trail homed elsewhere) given its ARN,
+        as GetTrailStatus does. Changes still need the home Region."""
+        name = str(self._get_param("Name") or "")
+        try:
+            body = json.loads(original(self))
+            trail = self.cloudtrail_backend.get_trail(name)
+        except TrailNotFoundException:
+            shadow = _shadow_trail(self, name)
+            if shadow is None:
+                raise
+            trail = shadow
+            body = {"Trail": shadow.description()}
+        body["Trail"]["HomeRegion"] = trail.region_name
+        return json.dumps(body)
+
+    return get_trail
+
+
+def _install_cloudtrail_home_region() -> None:
+    _wrap_all([(CloudTrailResponse, "get_trail", _wrap_cloudtrail_get_trail)])
 
 
 # ------------------------------------------------- (j) Security Hub BatchUpdateFindings
@@ -1085,6 +1375,49 @@ def _install_config_compliance_reads() -> None:
         _patch(owner, name, func)
 
 
+# ------------------- (n) Lambda permissions: RemovePermission RevisionId, InvokedViaFunctionUrl
+
+
+def _lambda_response_remove_permission(self: LambdaResponse) -> tuple[int, dict[str, str], str]:
+    """RemovePermission honours RevisionId (AWS Lambda API Reference, RemovePermission).
+
+    AWS removes the statement only when RevisionId (if given) matches the policy's
+    current revision (else PreconditionFailedException). moto compares the whole
+    query-string list with the revision, so any RevisionId failed.
+    """
+    parts = self.path.split("?", 1)[0].split("/")
+    function_name, statement_id = unquote(parts[-3]), unquote(parts[-1])
+    revision = (self.querystring.get("RevisionId") or [""])[0]
+    self.backend.get_function(function_name)
+    self.backend.remove_permission(function_name, statement_id, revision)
+    return 204, {"status": "204"}, "{}"
+
+
+def _wrap_add_statement(original: Callable[..., Any]) -> Callable[..., Any]:
+    def add_statement(self: LambdaPolicy, raw: str, qualifier: str | None = None) -> Any:
+        """AddPermission's InvokedViaFunctionUrl becomes a lambda:InvokedViaFunctionUrl condition.
+
+        AWS Lambda API Reference, AddPermission: with InvokedViaFunctionUrl=true the
+        statement AWS writes carries {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}};
+        moto kept the request field in the statement itself.
+        """
+        request = json.loads(raw)
+        via_url = request.pop("InvokedViaFunctionUrl", None)
+        statement, revision = original(self, json.dumps(request), qualifier)
+        if via_url is not None:
+            condition = statement.setdefault("Condition", {})
+            flag = "true" if via_url in (True, "true", "True") else "false"
+            condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = flag
+        return statement, revision
+
+    return add_statement
+
+
+def _install_lambda_permissions() -> None:
+    _patch(LambdaResponse, "remove_permission", _lambda_response_remove_permission)
+    _wrap_all([(LambdaPolicy, "add_statement", _wrap_add_statement)])
+
+
 # ------------------------------------------------------------------------ lifecycle
 
 
@@ -1097,9 +1430,13 @@ def install() -> None:
     with _lock:
         _install_lambda_account_settings()
         _install_lambda_configuration()
+        _install_lambda_permissions()
         _install_apigateway()
+        _install_apigatewayv2()
         _install_kms()
         _install_cloudtrail()
+        _install_logs()
+        _install_cloudtrail_home_region()
         _install_securityhub()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
