@@ -32,16 +32,15 @@ Scenarios:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from configguard import settings
+from configguard.loggroups import LogGroupState, read_log_group
 from configguard.registry import REMEDIATIONS
 from configguard.remediation import FixContext, Plan, Refusal, Remediation, remediation_handler
 
-NOT_FOUND = "ResourceNotFoundException"
 NOT_ENCRYPTED = (
     "The log group is not encrypted with a KMS key (CloudWatch Logs default encryption only)."
 )
@@ -49,14 +48,6 @@ EARLIER_EVENTS = (
     "Events ingested while the key was associated stay encrypted with it: CloudWatch Logs "
     "keeps using the key to read them, so keep it enabled (and its policy) until they expire."
 )
-
-
-@dataclass(frozen=True)
-class LogGroupState:
-    name: str
-    arn: str  # without the trailing ":*" (the form tagging APIs take)
-    kms_key_id: str | None
-    tags: dict[str, str]
 
 
 def key_id(value: str) -> str:
@@ -67,29 +58,6 @@ def key_id(value: str) -> str:
 
 def same_key(actual: str | None, wanted: str | None) -> bool:
     return bool(actual) and bool(wanted) and str(actual).lower() == str(wanted).lower()
-
-
-def describe_group(logs: Any, name: str) -> dict[str, Any] | None:
-    """The DescribeLogGroups item named exactly `name`.
-
-    Groups come sorted by name, so the group itself leads those sharing its name as prefix.
-    """
-    page = logs.describe_log_groups(logGroupNamePrefix=name, limit=50)
-    return next((g for g in page.get("logGroups", []) if g.get("logGroupName") == name), None)
-
-
-def read_log_group(logs: Any, name: str) -> LogGroupState | None:
-    group = describe_group(logs, name)
-    if group is None:
-        return None
-    arn = str(group.get("logGroupArn") or str(group["arn"]).removesuffix(":*"))
-    try:
-        tags = logs.list_tags_for_resource(resourceArn=arn).get("tags") or {}
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == NOT_FOUND:
-            return None
-        raise
-    return LogGroupState(name, arn, group.get("kmsKeyId") or None, dict(tags))
 
 
 def encryption_reason(state: LogGroupState, key_arn: str) -> str | None:

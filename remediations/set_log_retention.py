@@ -35,50 +35,15 @@ Scenarios:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from configguard import settings
+from configguard.loggroups import LogGroupState, read_log_group
 from configguard.parameters import VALID_RETENTION_DAYS, LogGroupRetentionParameters
 from configguard.registry import REMEDIATIONS
 from configguard.remediation import FixContext, Plan, Refusal, Remediation, remediation_handler
 
-NOT_FOUND = "ResourceNotFoundException"
 RULE_DEFAULT_MINIMUM = int(LogGroupRetentionParameters.model_fields["min_retention_time"].default)
-
-
-@dataclass(frozen=True)
-class LogGroupState:
-    name: str
-    arn: str  # without the trailing ":*" (the form tagging APIs take)
-    retention: int | None  # None: events never expire
-    tags: dict[str, str]
-
-
-def describe_group(logs: Any, name: str) -> dict[str, Any] | None:
-    """The DescribeLogGroups item named exactly `name`.
-
-    Groups come sorted by name, so the group itself leads those sharing its name as prefix.
-    """
-    page = logs.describe_log_groups(logGroupNamePrefix=name, limit=50)
-    return next((g for g in page.get("logGroups", []) if g.get("logGroupName") == name), None)
-
-
-def read_log_group(logs: Any, name: str) -> LogGroupState | None:
-    group = describe_group(logs, name)
-    if group is None:
-        return None
-    arn = str(group.get("logGroupArn") or str(group["arn"]).removesuffix(":*"))
-    try:
-        tags = logs.list_tags_for_resource(resourceArn=arn).get("tags") or {}
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == NOT_FOUND:
-            return None
-        raise
-    days = group.get("retentionInDays")
-    return LogGroupState(name, arn, None if days is None else int(days), dict(tags))
 
 
 def configured_retention() -> int:
