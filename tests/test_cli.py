@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import make_function
@@ -128,15 +127,21 @@ def test_fix_then_audit(standin, factory):
 
 @pytest.mark.e2e
 def test_demo_runs_the_whole_path_and_leaves_no_server():
-    started = time.monotonic()
     done = cli("demo")
-    elapsed = time.monotonic() - started
-    assert elapsed < 60
     out = done.stdout
-    assert "before / after" in out
-    assert "OK: fixed 2 of 4 functions" in out
-    for step in ("Dry run", "Apply", "Re-evaluated", "Audit notes"):
-        assert step in out
+    for step in (
+        "Scanned with all",
+        "outcomes with default modes",
+        "outcomes in apply mode",
+        "noncompliant resources per rule (before -> after)",
+        "still noncompliant, and why",
+        "Rolled back",
+    ):
+        assert step in out, step
+    summary = re.search(r"OK: (\d+) of (\d+) fixed and verified, (\d+) left with a recorded", out)
+    assert summary, out[-500:]
+    fixed, targets, explained = map(int, summary.groups())
+    assert fixed + explained == targets and fixed >= 17
     port = int(re.search(r"Stand-in on http://127\.0\.0\.1:(\d+)", out).group(1))
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "the demo left its server running"
