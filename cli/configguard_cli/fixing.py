@@ -17,6 +17,10 @@ class NoFixError(LookupError):
     """The rule has no paired remediation."""
 
 
+def caller_account(factory: ClientFactory) -> str:
+    return str(factory.client("sts").get_caller_identity()["Account"])
+
+
 def run_fix(
     factory: ClientFactory,
     rule: str,
@@ -26,12 +30,16 @@ def run_fix(
     reason: str = "",
     dry_run: bool = False,
     resource_type: str | None = None,
+    account: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The audit records of one fix request; RemediationFailedError when the fix failed."""
+    """The audit records of one fix request; RemediationFailedError when the fix failed.
+
+    `account` defaults to the caller's (one STS call).
+    """
     spec = registry.remediation_for_rule(rule)
     if spec is None:
         raise NoFixError(f"rule {rule} has no paired remediation")
-    account = str(factory.client("sts").get_caller_identity()["Account"])
+    account = account or caller_account(factory)
     event = fix_request_event(
         rule,
         resource_id,
@@ -62,6 +70,7 @@ def fix_all(
     error, and its audit record is already stored.
     """
     summaries: list[dict[str, Any]] = []
+    account = caller_account(factory)
     for rule, resource_type, resource_id in targets:
         if registry.rule(rule).remediation is None:
             continue
@@ -75,6 +84,7 @@ def fix_all(
                     reason=reason,
                     dry_run=dry_run,
                     resource_type=resource_type,
+                    account=account,
                 )
             )
         except RemediationFailedError as exc:

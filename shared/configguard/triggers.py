@@ -99,15 +99,9 @@ class _FixRequest(BaseModel):
     dryRun: bool = False
 
 
-class _RollbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _RollbackRequest(_FixRequest):
     auditId: str = Field(pattern=r"^[0-9a-f]{13}-[0-9a-f]{12}$")
-    rule: str
-    resourceId: str = Field(min_length=1)
     resourceType: str
-    reason: str = Field(default="", max_length=1000)
-    actor: str = Field(min_length=1, max_length=256)
-    dryRun: bool = False
     restorePlaintext: bool = False
 
 
@@ -261,11 +255,9 @@ def _check_type(spec: RemediationSpec, resource_type: str) -> None:
         )
 
 
-def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
-    try:
-        detail = _FixRequest.model_validate(_detail(envelope))
-    except ValidationError as exc:
-        raise InvalidTriggerError(f"malformed fix request: {_problem(exc)}") from None
+def _cli_request(
+    spec: RemediationSpec, envelope: EventBridgeModel, detail: _FixRequest, **extra: Any
+) -> list[RemediationRequest]:
     _check_rule(spec, detail.rule)
     return [
         RemediationRequest(
@@ -281,8 +273,17 @@ def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Remedia
             actor=detail.actor,
             reason=detail.reason,
             dry_run=detail.dryRun,
+            **extra,
         )
     ]
+
+
+def _from_cli(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
+    try:
+        detail = _FixRequest.model_validate(_detail(envelope))
+    except ValidationError as exc:
+        raise InvalidTriggerError(f"malformed fix request: {_problem(exc)}") from None
+    return _cli_request(spec, envelope, detail)
 
 
 def _from_rollback(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
@@ -290,26 +291,13 @@ def _from_rollback(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Re
         detail = _RollbackRequest.model_validate(_detail(envelope))
     except ValidationError as exc:
         raise InvalidTriggerError(f"malformed rollback request: {_problem(exc)}") from None
-    _check_rule(spec, detail.rule)
-    _check_type(spec, detail.resourceType)
-    return [
-        RemediationRequest(
-            remediation=spec.name,
-            rule=detail.rule,
-            resource_type=detail.resourceType,
-            resource_id=detail.resourceId,
-            account_id=envelope.account,
-            region=envelope.region,
-            source=TriggerSource.CLI,
-            event_id=envelope.id,
-            evaluation_time=envelope.time.isoformat(),
-            actor=detail.actor,
-            reason=detail.reason,
-            dry_run=detail.dryRun,
-            rollback_of=detail.auditId,
-            restore_plaintext=detail.restorePlaintext,
-        )
-    ]
+    return _cli_request(
+        spec,
+        envelope,
+        detail,
+        rollback_of=detail.auditId,
+        restore_plaintext=detail.restorePlaintext,
+    )
 
 
 def parse_requests(spec: RemediationSpec, event: object) -> list[RemediationRequest]:
