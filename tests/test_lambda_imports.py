@@ -31,8 +31,10 @@ origin = sys.modules["configguard"].__file__
 print(json.dumps({{"forbidden": forbidden, "configguard": origin}}))
 """
 
-HANDLERS = [("rules", spec.module) for spec in registry.RULES.values()] + [
-    ("remediations", spec.module) for spec in registry.REMEDIATIONS.values()
+HANDLERS = [
+    *[("rules", spec.module) for spec in registry.RULES.values()],
+    *[("remediations", spec.module) for spec in registry.REMEDIATIONS.values()],
+    ("router", registry.ROUTER.module),
 ]
 
 

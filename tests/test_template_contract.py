@@ -19,7 +19,7 @@ from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
 
 from configguard import registry, settings
-from configguard.registry import RemediationSpec, RuleSpec, Trigger
+from configguard.registry import RemediationSpec, RouterSpec, RuleSpec, Trigger
 from configguard.remediation import MODES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,12 @@ Template = dict[str, Any]
 
 RULE_SPECS = list(registry.RULES.values())
 REMEDIATION_SPECS = list(registry.REMEDIATIONS.values())
-ALL_SPECS: list[RuleSpec | RemediationSpec] = [*RULE_SPECS, *REMEDIATION_SPECS]
+# Every function of the stack: the rules, the fixes and the Security Hub router.
+ALL_SPECS: list[RuleSpec | RemediationSpec | RouterSpec] = [
+    *RULE_SPECS,
+    *REMEDIATION_SPECS,
+    registry.ROUTER,
+]
 
 # Actions whose service offers no resource-level scoping: the only ones allowed on "*".
 UNSCOPED_ACTIONS = frozenset(
@@ -72,7 +77,7 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 SERVICE_ROLE = "ApiGatewayCloudWatchRole"
 
 
-def _spec_id(spec: RuleSpec | RemediationSpec) -> str:
+def _spec_id(spec: RuleSpec | RemediationSpec | RouterSpec) -> str:
     return spec.name
 
 
@@ -159,13 +164,15 @@ def _statements(template: Template, role_id: str) -> list[dict[str, Any]]:
     return list(_as_list(policies[0]["PolicyDocument"]["Statement"]))
 
 
-def _expected_permissions(spec: RuleSpec | RemediationSpec) -> frozenset[str]:
+def _expected_permissions(spec: RuleSpec | RemediationSpec | RouterSpec) -> frozenset[str]:
     if isinstance(spec, RuleSpec):
         return registry.rule_permissions(spec)
+    if isinstance(spec, RouterSpec):
+        return frozenset(spec.permissions)
     return registry.remediation_permissions(spec)
 
 
-def _function(template: Template, spec: RuleSpec | RemediationSpec) -> dict[str, Any]:
+def _function(template: Template, spec: RuleSpec | RemediationSpec | RouterSpec) -> dict[str, Any]:
     return _props(_resource(template, f"{spec.logical_id}Function", "AWS::Serverless::Function"))
 
 
@@ -364,7 +371,11 @@ def test_remediation_environment(template: Template, spec: RemediationSpec) -> N
 
 def test_every_setting_is_read_by_someone() -> None:
     """settings.py declares nothing that no function reads."""
-    used = set(settings.COMMON_REMEDIATION_SETTINGS)
+    used = (
+        set(settings.COMMON_REMEDIATION_SETTINGS)
+        | set(settings.GLOBAL_SETTINGS)
+        | set(settings.ROUTER_SETTINGS)
+    )
     for spec in REMEDIATION_SPECS:
         used |= set(spec.settings)
     assert _settings_env_names() - used == set()
@@ -397,7 +408,11 @@ def test_no_stray_config_rules(template: Template) -> None:
 
 def test_no_stray_event_rules(template: Template) -> None:
     rules = _of_type(template, "AWS::Events::Rule")
-    assert set(rules) == {f"{spec.logical_id}EventRule" for spec in REMEDIATION_SPECS}
+    router = registry.ROUTER.logical_id
+    assert set(rules) == {f"{spec.logical_id}EventRule" for spec in REMEDIATION_SPECS} | {
+        f"{router}CustomActionRule",
+        f"{router}AutoTriggerRule",
+    }
 
 
 # ------------------------------------------------------------------------ IAM
@@ -405,7 +420,7 @@ def test_no_stray_event_rules(template: Template) -> None:
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=_spec_id)
 def test_role_grants_exactly_declared_permissions(
-    template: Template, spec: RuleSpec | RemediationSpec
+    template: Template, spec: RuleSpec | RemediationSpec | RouterSpec
 ) -> None:
     statements = _statements(template, f"{spec.logical_id}Role")
     actions: list[str] = []
@@ -420,7 +435,9 @@ def test_role_grants_exactly_declared_permissions(
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=_spec_id)
-def test_role_resources_are_scoped(template: Template, spec: RuleSpec | RemediationSpec) -> None:
+def test_role_resources_are_scoped(
+    template: Template, spec: RuleSpec | RemediationSpec | RouterSpec
+) -> None:
     """'*' only where the service has no resource-level permissions; the rest is this stack's."""
     prefix = spec.logical_id
     own = {
@@ -462,7 +479,9 @@ def test_role_resources_are_scoped(template: Template, spec: RuleSpec | Remediat
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=_spec_id)
-def test_role_is_for_lambda_only(template: Template, spec: RuleSpec | RemediationSpec) -> None:
+def test_role_is_for_lambda_only(
+    template: Template, spec: RuleSpec | RemediationSpec | RouterSpec
+) -> None:
     role = _props(_resource(template, f"{spec.logical_id}Role", "AWS::IAM::Role"))
     (statement,) = _as_list(role["AssumeRolePolicyDocument"]["Statement"])
     assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
@@ -474,7 +493,7 @@ def test_role_is_for_lambda_only(template: Template, spec: RuleSpec | Remediatio
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=_spec_id)
 def test_function_operational_settings(
-    template: Template, spec: RuleSpec | RemediationSpec
+    template: Template, spec: RuleSpec | RemediationSpec | RouterSpec
 ) -> None:
     prefix = spec.logical_id
     function = _function(template, spec)
@@ -515,6 +534,8 @@ def test_globals(template: Template) -> None:
     assert variables["POWERTOOLS_SERVICE_NAME"] == "configguard"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "configguard"
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables[settings.RUNBOOK_BASE_URL] == {"Ref": "RunbookBaseUrl"}
+    assert set(settings.GLOBAL_SETTINGS) <= set(variables)
 
 
 def test_layer(template: Template) -> None:

@@ -51,7 +51,7 @@ def render() -> str:
                     f"`{spec.name}`",
                     ", ".join(f"`{t}`" for t in spec.resource_types),
                     spec.trigger.value,
-                    spec.security_hub_control or "none",
+                    ", ".join(spec.security_hub_controls) or "none",
                     f"`{fix.name}`" if fix else "-",
                     ", ".join(f"`{p}`" for p in spec.permissions),
                     ", ".join(f"`{p}`" for p in fix.permissions) if fix else "-",
@@ -77,6 +77,8 @@ def render() -> str:
             + ", ".join(f"`{t}`" for t in fix.resource_types)
             + ". Own settings: "
             + (", ".join(f"`{name}`" for name in fix.settings) or "none")
+            + ". Security Hub controls it remedies (the router sends their findings here): "
+            + (", ".join(fix.controls) or "none")
             + "."
         )
         if fix.rollback:
@@ -89,7 +91,11 @@ def render() -> str:
         + " (to clear results of resources that vanished)"
         + ".\n\nEvery fix function also holds "
         + ", ".join(f"`{p}`" for p in registry.REMEDIATION_BASELINE_PERMISSIONS)
-        + "."
+        + ".\n\n## Security Hub router\n\n"
+        + registry.ROUTER.description
+        + " Permissions: "
+        + ", ".join(f"`{p}`" for p in registry.ROUTER.permissions)
+        + " (`lambda:InvokeFunction` on the fix functions only)."
     )
     return "\n".join(lines) + "\n"
 

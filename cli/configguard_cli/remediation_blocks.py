@@ -176,10 +176,15 @@ def mode_parameter(spec: RemediationSpec) -> str:
       {spec.name}: off (ignore findings), dry-run (audit what would change) or apply."""
 
 
+def _runbooks(spec: RemediationSpec) -> str:
+    return ", ".join(f"docs/runbooks/{rule}.md" for rule in spec.rules)
+
+
 def block(spec: RemediationSpec) -> str:
     logical, name = spec.logical_id, spec.name
     rules = ", ".join(spec.rules)
     resource_types = ", ".join(spec.resource_types)
+    runbooks = _runbooks(spec)
     dashes = "-" * max(4, 62 - len(name))
     return f"""  # {dashes} remediation: {name}
   {logical}Function:
@@ -290,7 +295,11 @@ def block(spec: RemediationSpec) -> str:
   {logical}FailureAlarm:
     Type: AWS::CloudWatch::Alarm
     Properties:
-      AlarmDescription: configguard {name} failed or errored; see its audit records.
+      AlarmDescription: >-
+        configguard {name} failed or errored. `configguard audit --remediation {name}
+        --outcome failed` shows what it tried and the error; its Security Hub findings stay
+        NOTIFIED with the error as a note. `configguard status` shows its mode, the kill
+        switch and the hour's budget. Runbooks: {runbooks}.
       Namespace: AWS/Lambda
       MetricName: Errors
       Dimensions:
@@ -306,8 +315,183 @@ def block(spec: RemediationSpec) -> str:
 """
 
 
+def router_block() -> str:
+    """The Security Hub custom action, the router function and its two EventBridge rules."""
+    router = registry.ROUTER
+    lid = router.logical_id
+    fixes = [f"!GetAtt {spec.logical_id}Function.Arn" for spec in registry.REMEDIATIONS.values()]
+    hub = f"{_ARN}:securityhub:${{AWS::Region}}:${{AWS::AccountId}}:hub/default"
+    events_rules = (
+        f"{_ARN}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/configguard-securityhub-*"
+    )
+    statements = "\n".join(
+        [
+            _statement("StartFixes", ["lambda:InvokeFunction"], fixes),
+            _statement("NoteFindings", ["securityhub:BatchUpdateFindings"], hub),
+            _statement(
+                "NoResourceLevelPermissions",
+                ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                '"*"',
+            ),
+            _statement(
+                "OwnLogGroup",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                f"{_ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{lid}LogGroup}}:*",
+            ),
+            _statement(
+                "OwnDeadLetterQueue", ["sqs:SendMessage"], f"!GetAtt {lid}DeadLetterQueue.Arn"
+            ),
+            _statement(
+                "StackKey", ["kms:Decrypt", "kms:GenerateDataKey"], "!GetAtt ConfigGuardKey.Arn"
+            ),
+        ]
+    )
+    target = f"""      Targets:
+        - Id: {lid}Function
+          Arn: !GetAtt {lid}Function.Arn
+          DeadLetterConfig:
+            Arn: !GetAtt {lid}DeadLetterQueue.Arn
+          RetryPolicy:
+            MaximumRetryAttempts: 4
+            MaximumEventAgeInSeconds: 3600"""
+    return f"""  # ------------------------------------------ Security Hub: {router.name}
+  SecurityHubFixAction:
+    Type: AWS::SecurityHub::ActionTarget
+    Properties:
+      Id: ConfigGuardFix
+      Name: configguard fix
+      Description: "Remediate with configguard: run the paired fix, with its safety gates."
+
+  {lid}Function:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: {registry.ROUTER_FUNCTION_NAME}
+      Description: "configguard Security Hub router"
+      CodeUri: router/
+      Handler: {router.module}.lambda_handler
+      Role: !GetAtt {lid}Role.Arn
+      ReservedConcurrentExecutions: 5
+      Timeout: 60
+      DeadLetterQueue:
+        Type: SQS
+        TargetArn: !GetAtt {lid}DeadLetterQueue.Arn
+      LoggingConfig:
+        LogGroup: !Ref {lid}LogGroup
+      Environment:
+        Variables:
+          {settings.AUTO_TRIGGER_CONTROLS}: !Join [",", !Ref AutoTriggerControls]
+
+  {lid}Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: configguard {router.name}
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: {router.name}
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+{statements}
+
+  {lid}LogGroup:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      LogGroupName: /aws/lambda/{registry.ROUTER_FUNCTION_NAME}
+      RetentionInDays: !Ref LogRetentionDays
+      KmsKeyId: !GetAtt ConfigGuardKey.Arn
+
+  {lid}DeadLetterQueue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      KmsMasterKeyId: !GetAtt ConfigGuardKey.Arn
+      MessageRetentionPeriod: 1209600
+
+  {lid}DeadLetterQueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues:
+        - !Ref {lid}DeadLetterQueue
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: EventRuleDeadLetters
+            Effect: Allow
+            Principal:
+              Service: events.amazonaws.com
+            Action: sqs:SendMessage
+            Resource: !GetAtt {lid}DeadLetterQueue.Arn
+            Condition:
+              ArnLike:
+                aws:SourceArn: {events_rules}
+
+  {lid}CustomActionRule:
+    Type: AWS::Events::Rule
+    Properties:
+      Name: configguard-securityhub-custom-action
+      Description: Findings sent to the "configguard fix" custom action, to the router.
+      State: ENABLED
+      EventPattern:
+        source: [aws.securityhub]
+        detail-type: [Security Hub Findings - Custom Action]
+        resources: [!GetAtt SecurityHubFixAction.ActionTargetArn]
+{target}
+
+  {lid}CustomActionPermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !GetAtt {lid}Function.Arn
+      Principal: events.amazonaws.com
+      SourceArn: !GetAtt {lid}CustomActionRule.Arn
+
+  # Off unless AutoTriggerControls names controls or rules: new failed findings of those
+  # start their fix without an analyst, through the same gates.
+  {lid}AutoTriggerRule:
+    Type: AWS::Events::Rule
+    Condition: HasAutoTrigger
+    Properties:
+      Name: configguard-securityhub-auto-trigger
+      Description: New failed findings of the selected controls, to the router.
+      State: ENABLED
+      EventPattern:
+        source: [aws.securityhub]
+        detail-type: [Security Hub Findings - Imported]
+        detail:
+          findings:
+            RecordState: [ACTIVE]
+            Workflow:
+              Status: [NEW]
+            $or:
+              - Compliance:
+                  SecurityControlId: !Ref AutoTriggerControls
+              - ProductFields:
+                  aws/config/ConfigRuleName: !Ref AutoTriggerControls
+{target}
+
+  {lid}AutoTriggerPermission:
+    Type: AWS::Lambda::Permission
+    Condition: HasAutoTrigger
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !GetAtt {lid}Function.Arn
+      Principal: events.amazonaws.com
+      SourceArn: !GetAtt {lid}AutoTriggerRule.Arn
+"""
+
+
 def render() -> str:
-    return "\n".join(block(spec) for spec in registry.REMEDIATIONS.values())
+    blocks = [block(spec) for spec in registry.REMEDIATIONS.values()]
+    return "\n".join([*blocks, router_block()])
 
 
 def render_parameters() -> str:
@@ -320,6 +504,11 @@ def render_outputs() -> str:
     Description: Remediation {spec.name}.
     Value: !GetAtt {spec.logical_id}Function.Arn"""
         for spec in registry.REMEDIATIONS.values()
+    ) + (
+        """
+  SecurityHubFixActionArn:
+    Description: The "configguard fix" Security Hub custom action.
+    Value: !GetAtt SecurityHubFixAction.ActionTargetArn"""
     )
 
 

@@ -27,13 +27,17 @@ def note_text(text: str) -> str:
     return clean if len(clean) <= NOTE_LIMIT else clean[: NOTE_LIMIT - 6] + " [...]"
 
 
-def _matches(finding: dict[str, Any], rule: str, resource_ids: set[str]) -> bool:
+def _matches(
+    finding: dict[str, Any], rule: str, controls: tuple[str, ...], resource_ids: set[str]
+) -> bool:
+    """The finding is about this resource, from this rule or a control the fix remedies."""
     fields = finding.get("ProductFields") or {}
     named = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
+    control = (finding.get("Compliance") or {}).get("SecurityControlId") or fields.get("ControlId")
     resources = {str(r.get("Id")) for r in finding.get("Resources") or []}
     workflow = str((finding.get("Workflow") or {}).get("Status") or "NEW")
     return (
-        named == rule
+        (named == rule or (bool(control) and control in controls))
         and bool(resources & resource_ids)
         and finding.get("RecordState", "ACTIVE") == "ACTIVE"
         and workflow not in _CLOSED
@@ -41,9 +45,13 @@ def _matches(finding: dict[str, Any], rule: str, resource_ids: set[str]) -> bool
 
 
 def lookup(
-    factory: ClientFactory, request: RemediationRequest, resource_arn: str
+    factory: ClientFactory,
+    request: RemediationRequest,
+    resource_arn: str,
+    controls: tuple[str, ...] = (),
 ) -> tuple[list[FindingRef], str | None]:
-    """The request's findings, or the active findings of its rule and resource.
+    """The request's findings, or the active findings of its resource from its rule and
+    from the Security Hub controls the fix remedies (the native mirror), so both correlate.
 
     Returns (findings, problem): a problem (no hub, no permission) is a note, not an error.
     """
@@ -60,7 +68,7 @@ def lookup(
         for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
             for finding in page.get("Findings", []):
                 # Filter again here: the answer must be about this rule and resource.
-                if _matches(finding, request.rule, resource_ids):
+                if _matches(finding, request.rule, controls, resource_ids):
                     found.append(FindingRef(id=finding["Id"], product_arn=finding["ProductArn"]))
     except ClientError as exc:
         return [], f"Security Hub lookup skipped ({exc.response.get('Error', {}).get('Code')})"

@@ -39,7 +39,8 @@ class RuleSpec:
     trigger: Trigger
     parameters: type[RuleParameters]
     permissions: tuple[str, ...]
-    security_hub_control: str | None = None
+    # The Security Hub controls this rule mirrors, so findings from both correlate.
+    security_hub_controls: tuple[str, ...] = ()
     remediation: str | None = None
     maximum_execution_frequency: str | None = None
     # How the rule's semantics differ from the nearest AWS managed rule, and why.
@@ -63,6 +64,9 @@ class RemediationSpec:
     permissions: tuple[str, ...]
     default_mode: str = "dry-run"
     settings: tuple[str, ...] = field(default=())
+    # The Security Hub controls whose failed findings this fix remedies (a subset of
+    # what its rules mirror: a rule may mirror controls the fix does not address).
+    controls: tuple[str, ...] = ()
     # What `configguard rollback` does for this fix, and when it refuses.
     rollback: str = ""
 
@@ -119,7 +123,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaReservedConcurrencyParameters,
             permissions=("lambda:GetFunction", "lambda:GetFunctionConcurrency"),
-            security_hub_control=None,
+            security_hub_controls=(),
             remediation="add-concurrency-limit",
         ),
         RuleSpec(
@@ -164,7 +168,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaPublicAccessProhibitedParameters,
             permissions=("lambda:GetFunction", "lambda:GetPolicy"),
-            security_hub_control="Lambda.1",
+            security_hub_controls=("Lambda.1",),
             remediation="remove-lambda-public-access",
         ),
         RuleSpec(
@@ -182,7 +186,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaRuntimeSupportedParameters,
             permissions=("lambda:GetFunction",),
-            security_hub_control="Lambda.2",
+            security_hub_controls=("Lambda.2",),
         ),
         RuleSpec(
             name="lambda-async-failure-destination",
@@ -202,7 +206,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaTracingActiveParameters,
             permissions=("lambda:GetFunction",),
-            security_hub_control="Lambda.7",
+            security_hub_controls=("Lambda.7",),
         ),
         RuleSpec(
             name="lambda-inside-vpc",
@@ -219,7 +223,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.LambdaInsideVpcParameters,
             permissions=("lambda:GetFunction", "ec2:DescribeSubnets"),
-            security_hub_control="Lambda.3, Lambda.5",
+            security_hub_controls=("Lambda.3", "Lambda.5"),
         ),
         RuleSpec(
             name="lambda-role-least-privilege",
@@ -267,7 +271,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.ApigwStageWafAttachedParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.4",
+            security_hub_controls=("APIGateway.4",),
             remediation="attach-waf",
         ),
         RuleSpec(
@@ -287,7 +291,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.ApigwStageExecutionLoggingParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.1",
+            security_hub_controls=("APIGateway.1",),
             remediation="enable-api-logging",
         ),
         RuleSpec(
@@ -304,7 +308,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.ApigwStageAccessLoggingParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.9",
+            security_hub_controls=("APIGateway.9",),
             remediation="enable-api-logging",
         ),
         RuleSpec(
@@ -322,7 +326,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.ApigwStageCacheEncryptedParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.5",
+            security_hub_controls=("APIGateway.5",),
             remediation="enable-api-cache-encryption",
         ),
         RuleSpec(
@@ -332,7 +336,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.ApigwStageTracingParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.3",
+            security_hub_controls=("APIGateway.3",),
         ),
         RuleSpec(
             name="apigw-stage-throttling",
@@ -366,7 +370,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.PERIODIC,
             parameters=p.ApigwRouteAuthorizationParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.8",
+            security_hub_controls=("APIGateway.8",),
             maximum_execution_frequency="One_Hour",
         ),
         RuleSpec(
@@ -399,7 +403,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.PERIODIC,
             parameters=p.ApigwDomainTlsPolicyParameters,
             permissions=("apigateway:GET",),
-            security_hub_control="APIGateway.11",
+            security_hub_controls=("APIGateway.11",),
             maximum_execution_frequency="Six_Hours",
         ),
         RuleSpec(
@@ -413,7 +417,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.KmsKeyRotationEnabledParameters,
             permissions=("kms:DescribeKey", "kms:GetKeyRotationStatus"),
-            security_hub_control="KMS.4",
+            security_hub_controls=("KMS.4",),
             remediation="enable-kms-key-rotation",
         ),
         RuleSpec(
@@ -426,7 +430,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.CHANGE,
             parameters=p.KmsKeyNotPendingDeletionParameters,
             permissions=("kms:DescribeKey",),
-            security_hub_control="KMS.3",
+            security_hub_controls=("KMS.3",),
             remediation="cancel-kms-key-deletion",
         ),
         RuleSpec(
@@ -441,7 +445,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.PERIODIC,
             parameters=p.KmsKeyPolicySafeParameters,
             permissions=("kms:ListKeys", "kms:DescribeKey", "kms:GetKeyPolicy"),
-            security_hub_control="KMS.5",
+            security_hub_controls=("KMS.5",),
             maximum_execution_frequency="Six_Hours",
         ),
         RuleSpec(
@@ -468,7 +472,7 @@ RULES: dict[str, RuleSpec] = {
             trigger=Trigger.PERIODIC,
             parameters=p.LogGroupRetentionParameters,
             permissions=("logs:DescribeLogGroups",),
-            security_hub_control="CloudWatch.16",
+            security_hub_controls=("CloudWatch.16",),
             maximum_execution_frequency="TwentyFour_Hours",
             remediation="set-log-retention",
         ),
@@ -488,7 +492,7 @@ RULES: dict[str, RuleSpec] = {
                 "cloudtrail:GetTrailStatus",
                 "cloudtrail:GetEventSelectors",
             ),
-            security_hub_control="CloudTrail.1, CloudTrail.2, CloudTrail.4",
+            security_hub_controls=("CloudTrail.1", "CloudTrail.2", "CloudTrail.4"),
             maximum_execution_frequency="TwentyFour_Hours",
             remediation="enable-cloudtrail-encryption",
         ),
@@ -596,6 +600,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "access; sets a NONE-auth function URL to AWS_IAM only when allowed."
             ),
             rules=("lambda-public-access-prohibited",),
+            controls=("Lambda.1",),
             resource_types=(LAMBDA,),
             permissions=(
                 "lambda:GetFunction",
@@ -621,6 +626,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "and private APIs."
             ),
             rules=("apigw-stage-waf-attached",),
+            controls=("APIGateway.4",),
             resource_types=(REST_STAGE,),
             permissions=(
                 "apigateway:GET",
@@ -641,6 +647,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "override with caching enabled."
             ),
             rules=("apigw-stage-cache-encrypted",),
+            controls=("APIGateway.5",),
             resource_types=(REST_STAGE,),
             permissions=("apigateway:GET", "apigateway:PATCH", "apigateway:PUT"),
             rollback=(
@@ -658,6 +665,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "need log-delivery actions without resource-level scoping)."
             ),
             rules=("apigw-stage-execution-logging", "apigw-stage-access-logging"),
+            controls=("APIGateway.1", "APIGateway.9"),
             resource_types=(REST_STAGE, HTTP_STAGE),
             permissions=(
                 "apigateway:GET",
@@ -709,6 +717,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "shorter one; never shortens an existing longer retention."
             ),
             rules=("log-group-retention",),
+            controls=("CloudWatch.16",),
             resource_types=(LOG_GROUP,),
             permissions=(
                 "logs:DescribeLogGroups",
@@ -728,6 +737,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "Enables automatic rotation of a customer managed key, optionally with a period."
             ),
             rules=("kms-key-rotation-enabled",),
+            controls=("KMS.4",),
             resource_types=(KMS_KEY,),
             permissions=(
                 "kms:DescribeKey",
@@ -750,6 +760,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "as AWS leaves it). Off by default: an explicit opt-in."
             ),
             rules=("kms-key-not-pending-deletion",),
+            controls=("KMS.3",),
             resource_types=(KMS_KEY,),
             permissions=(
                 "kms:DescribeKey",
@@ -770,6 +781,7 @@ REMEDIATIONS: dict[str, RemediationSpec] = {
                 "validation (the harden-cloudtrail part)."
             ),
             rules=("cloudtrail-security-trail",),
+            controls=("CloudTrail.2",),
             resource_types=(TRAIL,),
             permissions=(
                 "cloudtrail:GetTrail",
@@ -843,3 +855,63 @@ def compliance_change_pattern(spec: RemediationSpec) -> dict[str, object]:
             "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
         },
     }
+
+
+def rules_for_control(control: str) -> tuple[RuleSpec, ...]:
+    """The configguard rules that mirror a Security Hub control (e.g. "KMS.4")."""
+    return tuple(spec for spec in RULES.values() if control in spec.security_hub_controls)
+
+
+def fix_for_control(control: str) -> tuple[RemediationSpec, RuleSpec] | None:
+    """The fix that remedies a control's failed findings, and the rule it runs for."""
+    for spec in REMEDIATIONS.values():
+        if control in spec.controls:
+            mirrors = [name for name in spec.rules if control in RULES[name].security_hub_controls]
+            return spec, RULES[mirrors[0] if mirrors else spec.rules[0]]
+    return None
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """The Security Hub router: findings in, asynchronous fix invocations out."""
+
+    name: str
+    description: str
+    permissions: tuple[str, ...]
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+ROUTER = RouterSpec(
+    name="securityhub-router",
+    description=(
+        "Routes Security Hub findings (the configguard custom action, and optionally "
+        "imported findings of selected controls) to the paired fix, asynchronously; "
+        "notes every finding it cannot route, with the runbook link."
+    ),
+    permissions=(
+        "lambda:InvokeFunction",
+        "securityhub:BatchUpdateFindings",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sqs:SendMessage",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    ),
+)
+
+
+def fix_function_name(spec: RemediationSpec) -> str:
+    """The deployed name of a fix's Lambda function (template.yaml sets it)."""
+    return f"configguard-{spec.name}"
+
+
+ROUTER_FUNCTION_NAME = f"configguard-{ROUTER.name}"

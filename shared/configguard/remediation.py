@@ -285,31 +285,41 @@ class Engine:
             if kill_switch_engaged(factory):
                 record = self._record(request)
                 record.outcome, record.reason = Outcome.BLOCKED, "The global kill switch is on."
-                return audit.write(record, factory)
+                return self._write(record, request)
             mode = resolve_mode(factory, self.spec)
         except GateError as exc:
             record = self._record(request)
             record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
-            return audit.write(record, factory)
+            return self._write(record, request)
         if request.rollback_of is not None:
             mode = "dry-run" if request.dry_run else "apply"
         elif mode == "off":
             record = self._record(request, mode)
             record.outcome, record.reason = Outcome.BLOCKED, "The remediation mode is off."
-            return audit.write(record, factory)
+            return self._write(record, request)
         try:
             accounts = allowed_accounts(factory)
         except GateError as exc:
             record = self._record(request, mode)
             record.outcome, record.reason = Outcome.BLOCKED, f"Failed closed: {exc}"
-            return audit.write(record, factory)
+            return self._write(record, request)
         if accounts is not None and request.account_id not in accounts:
             record = self._record(request, mode)
             record.outcome = Outcome.BLOCKED
             record.reason = f"Account {request.account_id} is not in the account allowlist."
-            return audit.write(record, factory)
+            return self._write(record, request)
         effective = "dry-run" if request.dry_run else mode
         return self._idempotent(request, effective, context)
+
+    def _write(self, record: AuditRecord, request: RemediationRequest) -> dict[str, Any]:
+        """Store a gate's record; a finding the request came with gets the reason as a note."""
+        if request.findings:
+            self._note_findings(
+                FixContext(self.factory, request, record.notes, list(request.findings)),
+                f"configguard {self.spec.name} {record.outcome}: {record.reason} "
+                f"(audit {record.audit_id})",
+            )
+        return audit.write(record, self.factory)
 
     def _idempotent(
         self, request: RemediationRequest, mode: str, context: Any = None
@@ -394,14 +404,26 @@ class Engine:
         except Exception as exc:
             record.outcome = Outcome.FAILED
             record.error = f"{type(exc).__name__}: {redact_text(str(exc))[:1000]}"
+            # Failure leaves the findings NOTIFIED: a person has to look.
+            ctx.findings = ctx.findings or list(request.findings)
             self._note_findings(
-                ctx, f"{self.spec.name} FAILED: {record.error} (audit {record.audit_id})"
+                ctx,
+                f"configguard {self.spec.name} FAILED: {record.error} (audit {record.audit_id})",
+                "NOTIFIED",
             )
             record.notes.extend(ctx.notes)
             data = audit.write(record, factory)
             raise RemediationFailedError(
                 f"{self.spec.name} failed on {request.resource_id} (audit {data['audit_id']})"
             ) from exc
+        if record.outcome in (Outcome.SKIPPED, Outcome.REFUSED, Outcome.BLOCKED):
+            # Nothing changed: the findings say why, so nothing happens silently.
+            ctx.findings = ctx.findings or list(request.findings)
+            self._note_findings(
+                ctx,
+                f"configguard {self.spec.name} {record.outcome}: {record.reason} "
+                f"(audit {record.audit_id})",
+            )
         record.notes.extend(ctx.notes)
         return audit.write(record, factory)
 
@@ -421,6 +443,11 @@ class Engine:
             record.outcome, record.reason = Outcome.SKIPPED, "The resource no longer exists."
             return
         record.resource_arn = fix.resource_arn(state)
+        ctx.findings, problem = findings.lookup(
+            ctx.factory, ctx.request, record.resource_arn, self.spec.controls
+        )
+        if problem:
+            ctx.notes.append(problem)
         if opted_out(fix.tags(state)):
             record.outcome = Outcome.SKIPPED
             record.reason = "The resource opted out with configguard:auto-remediate=false."
@@ -434,20 +461,19 @@ class Engine:
         # The plan's own dict: what apply adds (e.g. a new secret's ARN) reaches the record,
         # on success and on failure alike.
         record.details = plan.details
-        ctx.findings, problem = findings.lookup(ctx.factory, ctx.request, record.resource_arn)
-        if problem:
-            ctx.notes.append(problem)
         if mode == "dry-run":
             record.outcome = Outcome.DRY_RUN
             record.reason = f"Dry run: would {plan.action}. Noncompliant because: {still}"
             self._note_findings(
-                ctx, f"{self.spec.name} dry run: would {plan.action} (audit {record.audit_id})"
+                ctx,
+                f"configguard {self.spec.name} dry run: would {plan.action} "
+                f"(audit {record.audit_id})",
             )
             return
         reserve_change(self.factory, self.spec, ctx.request.account_id)
         self._note_findings(
             ctx,
-            f"{self.spec.name}: applying {plan.action} (audit {record.audit_id})",
+            f"configguard {self.spec.name}: applying {plan.action} (audit {record.audit_id})",
             "NOTIFIED",
         )
         fix.apply(ctx, state, plan)
@@ -459,7 +485,7 @@ class Engine:
         record.reason = f"Applied {plan.action}; verified compliant. Was: {still}"
         self._note_findings(
             ctx,
-            f"{self.spec.name}: applied {plan.action}; verified compliant "
+            f"configguard {self.spec.name}: applied {plan.action}; verified compliant "
             f"(audit {record.audit_id})",
             "RESOLVED",
         )

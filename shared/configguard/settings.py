@@ -31,6 +31,14 @@ API_CLOUDWATCH_ROLE_ARN = "CONFIGGUARD_API_CLOUDWATCH_ROLE_ARN"
 API_EXECUTION_LOG_LEVEL = "CONFIGGUARD_API_EXECUTION_LOG_LEVEL"
 LOG_RETENTION_DAYS = "CONFIGGUARD_LOG_RETENTION_DAYS"
 KEY_ROTATION_PERIOD_DAYS = "CONFIGGUARD_KEY_ROTATION_PERIOD_DAYS"
+# Security Hub router: controls (e.g. "KMS.4") or rule names whose imported findings
+# start their fix without an analyst (comma-separated; empty = custom action only).
+AUTO_TRIGGER_CONTROLS = "CONFIGGUARD_AUTO_TRIGGER_CONTROLS"
+# Base URL of docs/runbooks: annotations and notifications link <base>/<rule>.md (unset: no link).
+RUNBOOK_BASE_URL = "CONFIGGUARD_RUNBOOK_BASE_URL"
+
+# Every function, rules and fixes alike, reads these (the template sets them in Globals).
+GLOBAL_SETTINGS: tuple[str, ...] = (RUNBOOK_BASE_URL,)
 
 # Every remediation function reads these.
 COMMON_REMEDIATION_SETTINGS: tuple[str, ...] = (
@@ -44,6 +52,9 @@ COMMON_REMEDIATION_SETTINGS: tuple[str, ...] = (
     ACCOUNT_ALLOWLIST,
     MAX_CHANGES_PER_HOUR,
 )
+
+# The Security Hub router reads these.
+ROUTER_SETTINGS: tuple[str, ...] = (AUTO_TRIGGER_CONTROLS,)
 
 DEFAULT_SETTINGS_PREFIX = "/configguard"
 DEFAULT_KILL_SWITCH_PARAMETER = "/configguard/kill-switch"

@@ -1,8 +1,9 @@
 """Parse every trigger source into one typed remediation request.
 
 Sources: a Config "Config Rules Compliance Change" event, a Security Hub
-"Findings - Custom Action" event, and a direct "configguard Fix Request" from
-the CLI. Anything else is rejected with `InvalidTriggerError`.
+"Findings - Custom Action" event, a "configguard Security Hub Fix Request" from
+the Security Hub router, and a direct "configguard Fix Request" (or rollback
+request) from the CLI. Anything else is rejected with `InvalidTriggerError`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SECURITYHUB_ACTION_DETAIL_TYPE = "Security Hub Findings - Custom Action"
 CLI_SOURCE = "configguard.cli"
 CLI_DETAIL_TYPE = "configguard Fix Request"
 CLI_ROLLBACK_DETAIL_TYPE = "configguard Rollback Request"
+# What the Security Hub router sends a fix: one resource, its findings, the rule resolved.
+ROUTER_SOURCE = "configguard.securityhub"
+ROUTER_DETAIL_TYPE = "configguard Security Hub Fix Request"
 
 
 class InvalidTriggerError(ValueError):
@@ -103,6 +107,24 @@ class _RollbackRequest(_FixRequest):
     auditId: str = Field(pattern=r"^[0-9a-f]{13}-[0-9a-f]{12}$")
     resourceType: str
     restorePlaintext: bool = False
+
+
+class _RoutedFinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Id: str = Field(min_length=1, max_length=512)
+    ProductArn: str = Field(min_length=1, max_length=512)
+
+
+class _RouterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    resourceType: str
+    resourceId: str = Field(min_length=1)
+    accountId: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(min_length=1)
+    updatedAt: str = Field(min_length=1)
+    actor: str = Field(min_length=1, max_length=256)
+    findings: list[_RoutedFinding] = Field(min_length=1, max_length=100)
 
 
 def config_resource(arn: str) -> tuple[str, str]:
@@ -235,6 +257,30 @@ def _from_securityhub(
     return requests
 
 
+def _from_router(spec: RemediationSpec, envelope: EventBridgeModel) -> list[RemediationRequest]:
+    try:
+        detail = _RouterRequest.model_validate(_detail(envelope))
+    except ValidationError as exc:
+        raise InvalidTriggerError(f"malformed routed request: {_problem(exc)}") from None
+    _check_rule(spec, detail.rule)
+    _check_type(spec, detail.resourceType)
+    return [
+        RemediationRequest(
+            remediation=spec.name,
+            rule=detail.rule,
+            resource_type=detail.resourceType,
+            resource_id=detail.resourceId,
+            account_id=detail.accountId,
+            region=detail.region,
+            source=TriggerSource.SECURITYHUB,
+            event_id=envelope.id,
+            evaluation_time=detail.updatedAt,
+            actor=detail.actor,
+            findings=tuple(FindingRef(id=f.Id, product_arn=f.ProductArn) for f in detail.findings),
+        )
+    ]
+
+
 def _resource_type(spec: RemediationSpec, declared: str | None, resource_id: str) -> str:
     """The request's resource type: declared, else from the ARN, else the fix's only one."""
     if declared is None:
@@ -317,6 +363,8 @@ def parse_requests(spec: RemediationSpec, event: object) -> list[RemediationRequ
         return _from_cli(spec, envelope)
     if kind == (CLI_SOURCE, CLI_ROLLBACK_DETAIL_TYPE):
         return _from_rollback(spec, envelope)
+    if kind == (ROUTER_SOURCE, ROUTER_DETAIL_TYPE):
+        return _from_router(spec, envelope)
     raise InvalidTriggerError(
         f"unsupported trigger: source {envelope.source[:60]!r}, "
         f"detail-type {envelope.detail_type[:80]!r}"

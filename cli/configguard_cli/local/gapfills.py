@@ -36,6 +36,7 @@ from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import (
     InvalidParameterValueException as LambdaInvalidParameterValueException,
 )
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import (
     EventInvokeConfig,
     LambdaBackend,
@@ -68,16 +69,21 @@ from moto.securityhub import urls as securityhub_urls
 from moto.securityhub.exceptions import (
     InvalidInputException as SecurityHubInvalidInputException,
 )
+from moto.securityhub.exceptions import (
+    SecurityHubClientError,
+)
 from moto.securityhub.models import SecurityHubBackend
 from moto.securityhub.responses import SecurityHubResponse
 
 __all__ = [
     "DEFAULT_LAMBDA_CONCURRENCY_QUOTA",
+    "AsyncInvocation",
     "UnknownConfigRuleError",
     "install",
     "issue_result_token",
     "reset_state",
     "set_lambda_concurrency_quota",
+    "take_async_invocations",
 ]
 
 # Lambda's default "Concurrent executions" quota per account and Region.
@@ -941,6 +947,162 @@ def _install_securityhub() -> None:
     )
 
 
+# ----------------------------------------- (o) Lambda Invoke, InvocationType=Event
+
+_ASYNC_STATE_ATTR = "_configguard_async_invocations"
+# Lambda API Reference, Invoke: an asynchronous payload is at most 256 KB (1 MB since
+# 2025 for some Regions; the stricter limit is kept) and must be JSON.
+_MAX_ASYNC_PAYLOAD = 256 * 1024
+
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """An event Lambda accepted (HTTP 202) for a function, not yet run."""
+
+    function_name: str
+    function_arn: str
+    payload: bytes
+    accepted_at: str
+
+
+def _wrap_lambda_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
+    @_mark
+    def invoke(
+        self: LambdaBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> Any:
+        """Lambda Invoke with InvocationType=Event (AWS Lambda API Reference, Invoke).
+
+        Lambda validates the function and the payload, answers 202 with an empty
+        body and queues the event for the function. moto runs the function in Docker
+        (or not at all) even for Event; here the event is queued on the backend, and
+        `take_async_invocations` hands it to whoever plays the Lambda service.
+        """
+        if headers.get("X-Amz-Invocation-Type") != "Event":
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        fn = self.get_function(function_name, qualifier)
+        payload = body if isinstance(body, bytes) else str(body or "").encode()
+        if len(payload) > _MAX_ASYNC_PAYLOAD:
+            raise LambdaInvalidParameterValueException(
+                f"Request must be smaller than {_MAX_ASYNC_PAYLOAD} bytes for the Event "
+                "invocation type"
+            )
+        try:
+            json.loads(payload or b"{}")
+        except ValueError:
+            raise LambdaInvalidRequestContentError() from None
+        with _lock:
+            self.__dict__.setdefault(_ASYNC_STATE_ATTR, []).append(
+                AsyncInvocation(fn.function_name, fn.function_arn, payload, _iso(_now()))
+            )
+        return b""
+
+    return invoke
+
+
+class LambdaInvalidRequestContentError(LambdaClientError):
+    def __init__(self) -> None:
+        super().__init__("InvalidRequestContentException", "Could not parse request body into json")
+
+
+def take_async_invocations(account_id: str, region: str) -> list[AsyncInvocation]:
+    """Remove and return the queued asynchronous invocations, oldest first."""
+    backend = get_lambda_backend(account_id, region)
+    with _lock:
+        queued: list[AsyncInvocation] = backend.__dict__.pop(_ASYNC_STATE_ATTR, [])
+    return queued
+
+
+def _install_lambda_async_invoke() -> None:
+    _wrap_all([(LambdaBackend, "invoke", _wrap_lambda_invoke)])
+
+
+# ------------------------------------- (p) Security Hub custom actions (action targets)
+
+_ACTION_TARGETS_ATTR = "_configguard_action_targets"
+_ACTION_TARGET_ID = re.compile(r"^[A-Za-z0-9]{1,20}$")
+
+
+def _securityhub_action_targets(backend: SecurityHubBackend) -> dict[str, dict[str, str]]:
+    targets: dict[str, dict[str, str]] = backend.__dict__.setdefault(_ACTION_TARGETS_ATTR, {})
+    return targets
+
+
+def _securityhub_create_action_target(self: SecurityHubResponse) -> tuple[int, dict[str, str], str]:
+    """CreateActionTarget (AWS Security Hub API Reference): POST /actionTargets.
+
+    Name and Id at most 20 characters (Id alphanumeric), Description required; the
+    ARN is arn:<partition>:securityhub:<region>:<account>:action/custom/<Id>; an Id
+    in use is a ResourceConflictException.
+    """
+    request = json.loads(self.body or "{}")
+    name, description, target_id = (
+        request.get("Name"),
+        request.get("Description"),
+        request.get("Id"),
+    )
+    if not name or len(name) > 20 or not description:
+        raise SecurityHubInvalidInputException(
+            op="CreateActionTarget", msg="Name (1-20 characters) and Description are required"
+        )
+    if not isinstance(target_id, str) or not _ACTION_TARGET_ID.fullmatch(target_id):
+        raise SecurityHubInvalidInputException(
+            op="CreateActionTarget", msg="Id must be 1-20 alphanumeric characters"
+        )
+    backend = self.securityhub_backend
+    partition = getattr(backend, "partition", "aws")
+    arn = (
+        f"arn:{partition}:securityhub:{self.region}:{self.current_account}"
+        f":action/custom/{target_id}"
+    )
+    with _lock:
+        targets = _securityhub_action_targets(backend)
+        if arn in targets:
+            raise SecurityHubClientError(
+                "ResourceConflictException", f"Action target {target_id} already exists"
+            )
+        targets[arn] = {"ActionTargetArn": arn, "Name": name, "Description": description}
+    return 200, {}, json.dumps({"ActionTargetArn": arn})
+
+
+def _securityhub_describe_action_targets(
+    self: SecurityHubResponse,
+) -> tuple[int, dict[str, str], str]:
+    """DescribeActionTargets: POST /actionTargets/get, optionally for given ARNs."""
+    request = json.loads(self.body or "{}")
+    wanted = request.get("ActionTargetArns") or None
+    targets = _securityhub_action_targets(self.securityhub_backend)
+    found = [dict(t) for arn, t in sorted(targets.items()) if wanted is None or arn in wanted]
+    return 200, {}, json.dumps({"ActionTargets": found})
+
+
+def _securityhub_delete_action_target(
+    self: SecurityHubResponse,
+) -> tuple[int, dict[str, str], str]:
+    """DeleteActionTarget: DELETE /actionTargets/{ActionTargetArn+}."""
+    arn = unquote(self.path.split("/actionTargets/", 1)[1])
+    with _lock:
+        removed = _securityhub_action_targets(self.securityhub_backend).pop(arn, None)
+    if removed is None:
+        raise SecurityHubClientError("ResourceNotFoundException", f"{arn} not found")
+    return 200, {}, json.dumps({"ActionTargetArn": arn})
+
+
+def _install_securityhub_action_targets() -> None:
+    securityhub_urls.url_paths.setdefault(r"{0}/actionTargets$", SecurityHubResponse.dispatch)
+    securityhub_urls.url_paths.setdefault(r"{0}/actionTargets/get$", SecurityHubResponse.dispatch)
+    securityhub_urls.url_paths.setdefault(
+        r"{0}/actionTargets/(?P<arn>.+)$", SecurityHubResponse.dispatch
+    )
+    _patch(SecurityHubResponse, "create_action_target", _securityhub_create_action_target)
+    _patch(SecurityHubResponse, "describe_action_targets", _securityhub_describe_action_targets)
+    _patch(SecurityHubResponse, "delete_action_target", _securityhub_delete_action_target)
+
+
 # ------------------------------------------------------------ (b) Config PutEvaluations
 
 
@@ -1438,6 +1600,8 @@ def install() -> None:
         _install_logs()
         _install_cloudtrail_home_region()
         _install_securityhub()
+        _install_securityhub_action_targets()
+        _install_lambda_async_invoke()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
 

@@ -42,6 +42,12 @@ ONCALL_TOPIC_NAME = "configguard-oncall"
 KEY_ALIAS = "alias/configguard"
 WEB_ACL_NAME = "configguard-default"
 DISPATCH_QUEUE_NAME = "configguard-local-dispatch"
+# template.yaml's AWS::SecurityHub::ActionTarget (Id at most 20 alphanumerics).
+ACTION_TARGET_ID = "ConfigGuardFix"
+ACTION_TARGET_NAME = "configguard fix"
+ACTION_TARGET_DESCRIPTION = "Remediate with configguard: run the paired fix, with its safety gates."
+REMEDIATION_FUNCTION_CONCURRENCY = 2  # ReservedConcurrentExecutions of fix functions
+ROUTER_FUNCTION_CONCURRENCY = 5
 DEFAULT_RESERVED_CONCURRENCY = "10"
 LOG_RETENTION_DAYS = "365"
 API_CLOUDWATCH_ROLE_NAME = "configguard-apigateway-cloudwatch"
@@ -71,6 +77,7 @@ class StackResources:
     key_arn: str
     web_acl_arn: str
     dispatch_queue_url: str
+    action_target_arn: str
 
 
 RULE_FUNCTION_CONCURRENCY = 5  # ReservedConcurrentExecutions of rule functions
@@ -289,6 +296,9 @@ class StandIn:
         web_acl_arn = self._provision_web_acl()
         self._provision_api_cloudwatch_role()
         self._provision_config_rules(key_arn)
+        self._provision_remediation_functions(key_arn, web_acl_arn, topic_arn)
+        self._provision_router(key_arn)
+        action_target_arn = self._provision_security_hub()
         queue_url = self._provision_dispatch()
         self._resources = StackResources(
             audit_table=AUDIT_TABLE_NAME,
@@ -298,6 +308,7 @@ class StandIn:
             key_arn=key_arn,
             web_acl_arn=web_acl_arn,
             dispatch_queue_url=queue_url,
+            action_target_arn=action_target_arn,
         )
         return self._resources
 
@@ -485,6 +496,117 @@ class StandIn:
             },
         )
         return str(created["FunctionArn"])
+
+    def _function_exists(self, name: str) -> bool:
+        try:
+            self.client("lambda").get_function(FunctionName=name)
+        except ClientError as exc:
+            if _error_code(exc) == "ResourceNotFoundException":
+                return False
+            raise
+        return True
+
+    def _role_with(self, name: str, description: str, actions: frozenset[str]) -> str:
+        iam = self.client("iam")
+        arn = seed.ensure_lambda_role(iam, name, description)
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "DeclaredPermissions",
+                "Effect": "Allow",
+                "Action": sorted(actions - {"iam:PassRole"}),
+                "Resource": "*",
+            }
+        ]
+        if "iam:PassRole" in actions:
+            # As in template.yaml: only the role API Gateway writes execution logs with.
+            statements.append(
+                {
+                    "Sid": "PassApiGatewayLoggingRole",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": self.api_cloudwatch_role_arn(),
+                }
+            )
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+        return arn
+
+    def _stub_function(
+        self, name: str, role_arn: str, key_arn: str, reserved: int, variables: dict[str, str]
+    ) -> None:
+        """A stand-in function with the template's settings; the local runner runs its code."""
+        seed.create_function(
+            self.client("lambda"),
+            name,
+            role_arn,
+            reserved=reserved,
+            code=seed.function_zip(_STUB_HANDLER),
+            description=f"{name} (local stand-in placeholder)",
+            Architectures=["arm64"],
+            Timeout=300,
+            TracingConfig={"Mode": "Active"},
+            KMSKeyArn=key_arn,
+            DeadLetterConfig={"TargetArn": self._dead_letter_queue_arn(name)},
+            Environment={
+                "Variables": {
+                    "POWERTOOLS_SERVICE_NAME": "configguard",
+                    "POWERTOOLS_METRICS_NAMESPACE": "configguard",
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                    **variables,
+                }
+            },
+        )
+
+    def _provision_remediation_functions(self, key_arn: str, web_acl_arn: str, topic: str) -> None:
+        """One function per fix, with the environment template.yaml gives it (default modes)."""
+        known = {
+            **self.environ(),
+            settings.ONCALL_TOPIC: topic,
+            settings.KEY_ARN: key_arn,
+            settings.WEB_ACL_ARN: web_acl_arn,
+        }
+        for spec in registry.REMEDIATIONS.values():
+            name = registry.fix_function_name(spec)
+            if self._function_exists(name):
+                continue
+            names = (*settings.COMMON_REMEDIATION_SETTINGS, *spec.settings)
+            variables = {key: known[key] for key in names if known.get(key)}
+            variables[settings.REMEDIATION_MODE] = spec.default_mode
+            role = self._role_with(
+                name,
+                f"configguard remediation {spec.name} (stand-in)",
+                registry.remediation_permissions(spec),
+            )
+            self._stub_function(name, role, key_arn, REMEDIATION_FUNCTION_CONCURRENCY, variables)
+
+    def _provision_router(self, key_arn: str) -> None:
+        name = registry.ROUTER_FUNCTION_NAME
+        if self._function_exists(name):
+            return
+        role = self._role_with(
+            name,
+            "configguard Security Hub router (stand-in)",
+            frozenset(registry.ROUTER.permissions),
+        )
+        # The template's default: custom action only, no auto-trigger.
+        variables = {settings.AUTO_TRIGGER_CONTROLS: ""}
+        self._stub_function(name, role, key_arn, ROUTER_FUNCTION_CONCURRENCY, variables)
+
+    def _provision_security_hub(self) -> str:
+        """Security Hub enabled, with the stack's custom action; its ARN."""
+        hub = self.client("securityhub")
+        try:
+            hub.enable_security_hub(EnableDefaultStandards=False)
+        except ClientError as exc:
+            if _error_code(exc) != "ResourceConflictException":
+                raise
+        for target in hub.describe_action_targets().get("ActionTargets", []):
+            if target["ActionTargetArn"].endswith(f"/{ACTION_TARGET_ID}"):
+                return str(target["ActionTargetArn"])
+        created = hub.create_action_target(
+            Name=ACTION_TARGET_NAME, Description=ACTION_TARGET_DESCRIPTION, Id=ACTION_TARGET_ID
+        )
+        return str(created["ActionTargetArn"])
 
     def _provision_config_rules(self, key_arn: str) -> None:
         config = self.client("config")
