@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from configguard import settings
+from configguard import runbooks, settings
 from configguard.clients import ClientFactory
 from configguard.observability import logger, metrics
 from configguard.redact import redact, redact_text
@@ -94,14 +94,55 @@ class AuditRecord(BaseModel):
         return data
 
     def summary(self) -> str:
-        return f"[configguard] {self.outcome} {self.remediation} on {self.resource_id}"[:100]
+        """The notification subject: outcome first, so it reads well in an inbox or pager."""
+        return subject(str(self.outcome), self.remediation, self.resource_id)
+
+
+# SNS subjects: printable ASCII, no line breaks, fewer than 100 characters.
+SUBJECT_LIMIT = 99
+# The message attributes subscribers can filter on (SNS subscription filter policies).
+NOTIFICATION_ATTRIBUTES = ("outcome", "remediation", "rule", "account_id")
+
+
+def _ascii(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+def subject(outcome: str, remediation: str, resource_id: str) -> str:
+    """`configguard: <outcome> <fix> on <resource>`; a long resource keeps its end."""
+    head = _ascii(f"configguard: {outcome} {remediation} on ")[:SUBJECT_LIMIT]
+    resource = _ascii(" ".join(resource_id.split())) or "?"
+    room = SUBJECT_LIMIT - len(head)
+    if len(resource) > room:
+        resource = "..." + resource[-(room - 3) :] if room > 3 else ""
+    return (head + resource).rstrip()
+
+
+def notification(data: dict[str, Any]) -> dict[str, Any]:
+    """SNS Publish arguments for a redacted record: subject, JSON body, filterable attributes.
+
+    The body holds the record's fields plus `subject` and `runbook` (URL or null).
+    """
+    title = subject(str(data["outcome"]), str(data["remediation"]), str(data["resource_id"]))
+    body = {**data, "subject": title, "runbook": runbooks.url(str(data["rule"]))}
+    attributes = {
+        name: {"DataType": "String", "StringValue": str(data[name])}
+        for name in NOTIFICATION_ATTRIBUTES
+        if data.get(name)
+    }
+    return {
+        "Subject": title,
+        "Message": json.dumps(body, sort_keys=True),
+        "MessageAttributes": attributes,
+    }
 
 
 def write(record: AuditRecord, factory: ClientFactory) -> dict[str, Any]:
     """Persist the record everywhere it belongs; returns the redacted form.
 
     The table write is mandatory (an audit that cannot be stored is an error);
-    SNS is best effort and its failure is logged and noted in the record.
+    SNS is best effort and its failure is logged and noted in the record. On-call
+    receives `notification(data)`: subject, JSON body and filterable attributes.
     """
     data = record.safe()
     logger.info("audit record", extra={"audit": data})
@@ -124,11 +165,7 @@ def write(record: AuditRecord, factory: ClientFactory) -> dict[str, Any]:
         topic = settings.optional(settings.ONCALL_TOPIC, "")
         if topic:
             try:
-                factory.client("sns").publish(
-                    TopicArn=topic,
-                    Subject=record.summary(),
-                    Message=json.dumps(data, sort_keys=True),
-                )
+                factory.client("sns").publish(TopicArn=topic, **notification(data))
             except Exception as exc:
                 logger.warning(
                     "on-call notification failed", extra={"error": redact_text(str(exc))}

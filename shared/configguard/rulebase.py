@@ -8,6 +8,7 @@ What it changes, and why:
 - deleted, out-of-scope and vanished resources are NOT_APPLICABLE;
 - oversized notifications are inflated from the service API;
 - evaluations go out in batches of 100 and an empty batch is never sent;
+- NON_COMPLIANT annotations end with the rule's runbook link when it fits (runbooks.py);
 - a rule that cannot evaluate fails the invocation, logs a structured error and emits
   an `EvaluationErrors` metric, instead of rdklib's silent error dict.
 """
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rdklib import ClientFactory as RdkClientFactory
 from rdklib import ConfigRule, Evaluation, Evaluator
 
-from configguard import cibuilder
+from configguard import cibuilder, runbooks
 from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.parameters import RuleParameters, parse_parameters
@@ -307,8 +308,8 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
             )
         return None
 
-    @staticmethod
     def _to_json(
+        self,
         item: Evaluation,
         stamp: str,
         resource_id: str | None = None,
@@ -326,8 +327,11 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
         }
         if not out["ComplianceResourceId"] or not out["ComplianceResourceType"]:
             raise EvaluationError("an evaluation lacks its resource id or type")
-        if item.annotation:
-            out["Annotation"] = annotation(item.annotation)
+        note = annotation(item.annotation) if item.annotation else ""
+        if item.complianceType == Compliance.NON_COMPLIANT:
+            note = runbooks.with_link(note, self.rule.spec.name)
+        if note:
+            out["Annotation"] = note
         return out
 
 
