@@ -14,13 +14,14 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
 RUNTIME_BOTO3 := boto3==1.44.5
 
-.PHONY: help venv lambda-site test lint fmt typecheck pytest demo build validate clean
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate clean
 
 help:
 	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
 	@echo "make test   - lint, type-check and run the test suite"
 	@echo "make build  - sam build (needs a python3.13 interpreter)"
 	@echo "make validate - sam validate --lint"
+	@echo "make report - scan the seeded stand-in to build/report.html and screenshot it"
 
 $(BIN)/.installed: pyproject.toml requirements-dev.txt shared/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "configguard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
@@ -43,7 +44,7 @@ lambda-site: $(LAMBDA_SITE)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/configguard cli/configguard_cli rules remediations
+	$(BIN)/mypy shared/configguard cli/configguard_cli rules remediations router
 	$(BIN)/cfn-lint template.yaml
 
 fmt: venv
@@ -57,6 +58,14 @@ test: lint pytest
 
 demo: venv
 	$(BIN)/configguard demo
+
+# Debian's Chromium, for looking at the HTML scan report as a person would.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+report: venv $(CHROMIUM)
+	$(BIN)/python scripts/report-screenshot.py
 
 $(SAM): 
 	$(PYTHON) -m venv $(TOOLS)/sam

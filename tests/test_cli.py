@@ -89,11 +89,16 @@ def test_fix_then_audit(standin, factory):
         ).stdout
     )
     assert dry[0]["outcome"] == "dry-run"
-    done = json.loads(
+    # The deployed function's mode is the stack default (dry-run): the operator switches it.
+    factory.client("ssm").put_parameter(
+        Name="/configguard/remediations/add-concurrency-limit/mode", Value="apply", Type="String"
+    )
+    plan, done = json.loads(
         cli(
             "fix",
             "lambda-reserved-concurrency",
             "fn",
+            "--yes",
             "--endpoint-url",
             standin.url,
             "--actor",
@@ -104,13 +109,15 @@ def test_fix_then_audit(standin, factory):
             "json",
         ).stdout
     )
-    assert (done[0]["outcome"], done[0]["actor"], done[0]["source"]) == ("applied", "bob", "cli")
+    assert plan["outcome"] == "dry-run"
+    assert (done["outcome"], done["actor"], done["source"]) == ("applied", "bob", "cli")
     records = json.loads(
         cli(
             "audit", "--resource-id", "fn", "--endpoint-url", standin.url, "--format", "json"
         ).stdout
     )
-    assert [r["outcome"] for r in records] == ["applied", "dry-run"]
+    # Newest first: the change, the plan `fix --yes` showed, the explicit --dry-run.
+    assert [r["outcome"] for r in records] == ["applied", "dry-run", "dry-run"]
     scan = json.loads(
         cli(
             "scan",

@@ -155,18 +155,19 @@ def test_cli_rollback_end_to_end(standin, factory):
     make_function(factory, "fn")
     applied = fix("fn")
     done = subprocess.run(
-        [*CLI, "rollback", applied["audit_id"], "--endpoint-url", standin.url, *AS_DAVE],
+        [*CLI, "rollback", applied["audit_id"], "--yes", "--endpoint-url", standin.url, *AS_DAVE],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    (record,) = json.loads(done.stdout)
+    plan, record = json.loads(done.stdout)  # the plan (a dry run), then the rollback
+    assert plan["outcome"] == "dry-run"
     assert record["outcome"] == "applied" and record["actor"] == "dave"
     assert reserved(factory, "fn") is None
     outcomes = [r["outcome"] for r in list_records(factory, resource_id="fn")]
-    assert outcomes == ["applied", "applied"]
+    assert outcomes == ["applied", "dry-run", "applied"]
 
     missing = subprocess.run(
         [*CLI, "rollback", "0000000000000-000000000000", "--endpoint-url", standin.url],

@@ -69,7 +69,7 @@ OUTPUTS: list[str] = []
 def _cli(*args: str) -> str:
     """The command's stdout; stdout and stderr both join the outputs checked for secrets."""
     done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode in (0, 3), done.stdout + done.stderr
+    assert done.returncode in (0, 4), done.stdout + done.stderr
     OUTPUTS.extend((done.stdout, done.stderr))
     return done.stdout
 
@@ -106,8 +106,17 @@ def flow(standin_server) -> Any:
 
             demo.set_modes(factory, demo.operator_modes())
             first, *rest = result.targets
-            out = _cli("fix", first[0], first[2], "--endpoint-url", standin.url, "--format", "json")
-            (result.cli_fix,) = json.loads(out)
+            out = _cli(
+                "fix",
+                first[0],
+                first[2],
+                "--yes",
+                "--endpoint-url",
+                standin.url,
+                "--format",
+                "json",
+            )
+            result.cli_fix = json.loads(out)[-1]  # the plan's record, then the applied one
             result.applied = [result.cli_fix, *fix_all(factory, rest, actor="ci", reason="apply")]
 
             scanned = _cli("scan", "--endpoint-url", standin.url, "--format", "json")
@@ -121,7 +130,9 @@ def flow(standin_server) -> Any:
                 if r["resource_id"] == SECRET_FUNCTIONS[1] and r["outcome"] == Outcome.APPLIED
             )
             for extra in ([], ["--restore-plaintext"]):
-                _cli("rollback", stripped["audit_id"], "--endpoint-url", standin.url, *extra)
+                _cli(
+                    "rollback", stripped["audit_id"], "--yes", "--endpoint-url", standin.url, *extra
+                )
             result.rollback = list_records(factory, resource_id=SECRET_FUNCTIONS[1])[0]
             _cli("audit", "--endpoint-url", standin.url, "--format", "json")
             records = factory.client("dynamodb").scan(

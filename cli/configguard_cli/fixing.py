@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from configguard import registry
 from configguard.audit import Outcome
 from configguard.clients import ClientFactory
 from configguard.remediation import RemediationFailedError
-from configguard_cli.events import context_for, fix_request_event
-from configguard_cli.handlers import invoke, remediation_module
+from configguard_cli.events import context_for, fix_request_event, rollback_request_event
+from configguard_cli.handlers import (
+    deployed_environment,
+    environment,
+    invoke,
+    remediation_module,
+)
 
 
 class NoFixError(LookupError):
     """The rule has no paired remediation."""
 
 
+@dataclass(frozen=True)
+class CallerIdentity:
+    """Who the CLI acts as: sts:GetCallerIdentity's account and ARN."""
+
+    account: str
+    arn: str
+
+
+def caller_identity(factory: ClientFactory) -> CallerIdentity:
+    """The caller's account and ARN (one sts:GetCallerIdentity call)."""
+    identity = factory.client("sts").get_caller_identity()
+    return CallerIdentity(account=str(identity["Account"]), arn=str(identity["Arn"]))
+
+
 def caller_account(factory: ClientFactory) -> str:
-    return str(factory.client("sts").get_caller_identity()["Account"])
+    return caller_identity(factory).account
 
 
 def run_fix(
@@ -51,8 +71,10 @@ def run_fix(
         resource_type=resource_type,
     )
     handler = remediation_module(spec.name).lambda_handler
-    context = context_for(f"configguard-{spec.name}", account, event["region"])
-    results: list[dict[str, Any]] = invoke(handler, event, context)["results"]
+    name = registry.fix_function_name(spec)
+    context = context_for(name, account, event["region"])
+    with environment(deployed_environment(factory, name)):
+        results: list[dict[str, Any]] = invoke(handler, event, context)["results"]
     return results
 
 
@@ -97,3 +119,32 @@ def fix_all(
                 }
             )
     return summaries
+
+
+def run_rollback(
+    factory: ClientFactory,
+    record: dict[str, Any],
+    *,
+    actor: str,
+    reason: str = "",
+    dry_run: bool = False,
+    restore_plaintext: bool = False,
+) -> list[dict[str, Any]]:
+    """The audit records of one rollback request for the stored `record`.
+
+    RemediationFailedError when the rollback failed.
+    """
+    spec = registry.remediation(record["remediation"])
+    event = rollback_request_event(
+        record,
+        actor=actor,
+        reason=reason,
+        dry_run=dry_run,
+        restore_plaintext=restore_plaintext,
+    )
+    handler = remediation_module(spec.name).lambda_handler
+    name = registry.fix_function_name(spec)
+    context = context_for(name, event["account"], event["region"])
+    with environment(deployed_environment(factory, name)):
+        results: list[dict[str, Any]] = invoke(handler, event, context)["results"]
+    return results

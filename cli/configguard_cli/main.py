@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import signal
@@ -14,9 +13,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from configguard import registry
+from configguard.audit import Outcome
 from configguard.clients import ClientFactory, reset_default_factory
 from configguard_cli import render
 from configguard_cli.render import records_table
@@ -29,13 +30,20 @@ app = typer.Typer(
 local_app = typer.Typer(no_args_is_help=True, help="The embedded AWS stand-in (moto).")
 app.add_typer(local_app, name="local")
 
-console = Console()
+# Piped or redirected output gets 160 columns rather than rich's 80, so tables stay readable.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+class ScanFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    HTML = "html"
 
 
 RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS Region.")]
@@ -46,6 +54,16 @@ EndpointOpt = Annotated[
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile (real accounts).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking for confirmation.")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why, for the audit record.")]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who, for the audit record (default: your ARN, from STS)."),
+]
+
+# Exit codes beyond 0 (ok), 1 (not confirmed) and 2 (usage or one-line error).
+EXIT_NONCOMPLIANT = 3
+EXIT_INCOMPLETE = 4
 
 
 class CliError(Exception):
@@ -53,16 +71,22 @@ class CliError(Exception):
 
 
 def _factory(region: str | None, endpoint_url: str | None, profile: str | None) -> ClientFactory:
+    """The CLI's clients; the handlers it runs in-process see the same endpoint, profile, Region."""
     import boto3
 
     if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
-        reset_default_factory()
+    if profile:
+        os.environ["AWS_PROFILE"] = profile
     session = boto3.session.Session(profile_name=profile, region_name=region)
     resolved = region or session.region_name
     if not resolved:
         raise CliError("no AWS Region: pass --region or set AWS_REGION")
-    os.environ.setdefault("AWS_REGION", resolved)
+    if region:
+        os.environ["AWS_REGION"] = region
+    else:
+        os.environ.setdefault("AWS_REGION", resolved)
+    reset_default_factory()
     return ClientFactory(region=resolved, endpoint_url=endpoint_url, session=session)
 
 
@@ -70,11 +94,21 @@ def _run(debug: bool, action: Any) -> Any:
     """Run a command body; turn expected failures into a one-line error."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from configguard.settings import ConfigurationError
+
     try:
         return action()
     except typer.Exit:
         raise
-    except (CliError, KeyError, ValueError, LookupError, ClientError, BotoCoreError) as exc:
+    except (
+        CliError,
+        ConfigurationError,
+        KeyError,
+        ValueError,
+        LookupError,
+        ClientError,
+        BotoCoreError,
+    ) as exc:
         if debug:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -82,19 +116,166 @@ def _run(debug: bool, action: Any) -> Any:
         raise typer.Exit(2) from None
 
 
-def _emit(data: Any, fmt: Format, output: Path | None, table: Table | None) -> None:
-    if fmt is Format.JSON:
+def _exit(code: int | None) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+def _emit(data: Any, fmt: str, output: Path | None, *tables: Any) -> None:
+    """JSON `data`, or the rich `tables`, to `output` or stdout."""
+    if fmt == Format.JSON:
         text = json.dumps(data, indent=2, sort_keys=True, default=str)
         if output:
             output.write_text(text + "\n")
         else:
             sys.stdout.write(text + "\n")
-    elif table is not None:
-        if output:
-            with output.open("w") as handle:
-                Console(file=handle, width=160).print(table)
-        else:
+        return
+    if output:
+        with output.open("w") as handle:
+            file_console = Console(file=handle, width=160)
+            for table in tables:
+                file_console.print(table)
+    else:
+        for table in tables:
             console.print(table)
+
+
+def _who(factory: ClientFactory, actor: str | None) -> tuple[str, str | None]:
+    """The actor for the audit record and the caller's account (one sts:GetCallerIdentity).
+
+    Without --actor the caller's ARN is the actor; if STS cannot say who that is, fail
+    closed rather than record a guess.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from configguard.reads import error_code
+    from configguard_cli.fixing import caller_identity
+
+    try:
+        identity = caller_identity(factory)
+    except (ClientError, BotoCoreError) as exc:
+        if actor:
+            return actor, None
+        code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        raise CliError(
+            f"cannot tell who you are (sts:GetCallerIdentity: {code}); pass --actor"
+        ) from None
+    return actor or identity.arn, identity.account
+
+
+def _needs_yes(fmt: Format, yes: bool, dry_run: bool) -> None:
+    if fmt is Format.JSON and not (yes or dry_run):
+        raise CliError(
+            "--format json cannot ask for confirmation: add --yes to apply, "
+            "or --dry-run for the plan only"
+        )
+
+
+def _mode_hint(record: dict[str, Any]) -> str | None:
+    """Why an apply run only dry-ran: the fix's own mode gate (never bypassed here)."""
+    from configguard import settings
+
+    if record.get("outcome") != "dry-run" or record.get("mode") != "dry-run":
+        return None
+    spec = registry.remediation(str(record["remediation"]))
+    prefix = settings.optional(settings.SETTINGS_PREFIX, settings.DEFAULT_SETTINGS_PREFIX)
+    return (
+        f"{spec.name} is in dry-run mode, so nothing changed. To apply, set the SSM override "
+        f"{prefix.rstrip('/')}/remediations/{spec.name}/mode (or the stack parameter "
+        f"{spec.logical_id}Mode) to apply; `configguard status` shows each fix's mode."
+    )
+
+
+def _confirmed() -> bool:
+    """Ask "Apply? [y/N]"; no terminal or end of input counts as no, with a clear message."""
+    try:
+        return typer.confirm("Apply?", default=False)
+    except typer.Abort:
+        err.print(
+            "\n[red]error:[/red] no answer to 'Apply?' (no terminal or end of input): "
+            "nothing applied. Pass --yes to apply without asking.",
+            highlight=False,
+        )
+        return False
+
+
+def _plan_then_apply(
+    planned: list[dict[str, Any]],
+    apply: Any,
+    *,
+    fmt: Format,
+    dry_run: bool,
+    yes: bool,
+    title: str,
+) -> int:
+    """Show the plan (a dry run's records), ask unless --yes, then apply; the exit code."""
+    table = fmt is Format.TABLE
+    if table:
+        for record in planned:
+            console.print(render.plan(record))
+            console.print()
+    ready = bool(planned) and all(r["outcome"] == "dry-run" for r in planned)
+    if not ready or dry_run:
+        if not table:
+            _emit(planned, fmt, None)
+        elif ready:
+            console.print("Dry run: nothing changed.")
+        else:
+            outcomes = ", ".join(sorted({str(r["outcome"]) for r in planned})) or "nothing"
+            console.print(f"Nothing to apply: the plan was {outcomes} (see the reason).")
+        return 0
+    if not yes and not _confirmed():
+        console.print("Not applied.")
+        return 1
+    applied: list[dict[str, Any]] = apply()
+    if table:
+        console.print(records_table(applied, title))
+    else:
+        _emit([*planned, *applied], fmt, None)
+    for hint in filter(None, map(_mode_hint, applied)):
+        err.print(f"[yellow]note:[/yellow] {hint}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _scan_with_progress(factory: ClientFactory, names: list[str]) -> Any:
+    """The scan, with a progress bar on stderr when stderr is a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from configguard_cli.scan import scan as run_scan
+
+    if not err.is_terminal:
+        return run_scan(factory, names)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scanning", total=len(names))
+
+        def advance(name: str) -> None:
+            progress.update(task, advance=1, description=f"scanned {name}")
+
+        return run_scan(factory, names, progress=advance)
+
+
+def _account_or_none(factory: ClientFactory) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from configguard_cli.fixing import caller_account
+
+    try:
+        return caller_account(factory)
+    except (ClientError, BotoCoreError):
+        return None
 
 
 @app.command()
@@ -105,94 +286,199 @@ def scan(
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: Annotated[
+        ScanFormat,
+        typer.Option("--format", help="Output format (html is a report file: needs --output)."),
+    ] = ScanFormat.TABLE,
     output: Annotated[Path | None, typer.Option("--output", help="Write to a file.")] = None,
+    fail_on_noncompliant: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-noncompliant", help="Exit 3 when a resource is noncompliant (pipelines)."
+        ),
+    ] = False,
     stats: Annotated[
         bool, typer.Option("--stats", help="Print API calls and resource counts to stderr.")
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Evaluate live resources with the same rule code the Lambdas run.
+    """Evaluate live resources with the same rule code the Lambdas run; change nothing.
 
-    Exit code 0 when every resource was evaluated, 3 when some could not be (ERROR).
+    Exit codes: 0 done; 3 noncompliant resources found (only with --fail-on-noncompliant);
+    4 some resources could not be evaluated (ERROR findings: the result is incomplete;
+    4 wins over 3); 2 usage or one-line error.
     """
-    from configguard_cli.scan import scan as run_scan
+    import time
+    from datetime import UTC, datetime
+
+    from configguard_cli.report import ReportContext, write_html
 
     def body() -> int:
+        if fmt is ScanFormat.HTML and output is None:
+            raise CliError("--format html writes a report file: add --output report.html")
         names = rule or sorted(registry.RULES)
         for name in names:
             registry.rule(name)
-        report = run_scan(_factory(region, endpoint_url, profile), names)
-        table = Table(title="configguard scan")
-        for column in ("rule", "resource", "compliance", "annotation"):
-            table.add_column(column)
-        for f in report.findings:
-            table.add_row(f.rule, f.resource_id, render.compliance(f.compliance), f.annotation)
-        _emit([f.as_json() for f in report.findings], fmt, output, table)
+        factory = _factory(region, endpoint_url, profile)
+        started_at, started = datetime.now(UTC), time.monotonic()
+        report = _scan_with_progress(factory, names)
+        if fmt is ScanFormat.HTML:
+            assert output is not None
+            context = ReportContext(
+                region=factory.region or "",
+                account=_account_or_none(factory),
+                endpoint=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                generated_at=started_at,
+                duration_seconds=time.monotonic() - started,
+            )
+            write_html(output, report, context)
+            totals = report.totals()
+            console.print(
+                f"wrote {output}: {totals['total']} findings, "
+                f"{totals['NON_COMPLIANT']} noncompliant, {totals['ERROR']} error(s)",
+                highlight=False,
+            )
+        else:
+            findings = Table(title="configguard scan")
+            for column in ("rule", "resource", "compliance", "annotation"):
+                findings.add_column(column)
+            for f in report.findings:
+                findings.add_row(
+                    escape(f.rule),
+                    escape(f.resource_id),
+                    render.compliance(f.compliance),
+                    escape(f.annotation),
+                )
+            _emit(
+                [f.as_json() for f in report.findings],
+                fmt,
+                output,
+                findings,
+                render.summary_table("by rule", "rule", report.by_rule()),
+                render.summary_table(
+                    "by resource type", "resource type", report.by_resource_type()
+                ),
+            )
         if stats:
             sys.stderr.write(json.dumps(report.stats(), indent=2) + "\n")
         if report.errors:
             err.print(
-                f"[red]{len(report.errors)} evaluation(s) failed[/red]: see ERROR findings",
+                f"[red]{len(report.errors)} evaluation(s) failed[/red]: see ERROR findings; "
+                "the result is incomplete",
                 highlight=False,
             )
-            return 3
+            return EXIT_INCOMPLETE
+        if fail_on_noncompliant and report.noncompliant:
+            err.print(
+                f"[red]{len(report.noncompliant)} noncompliant finding(s)[/red]",
+                highlight=False,
+            )
+            return EXIT_NONCOMPLIANT
         return 0
 
-    code = _run(debug, body)
-    if code:
-        raise typer.Exit(code)
+    _exit(_run(debug, body))
 
 
 @app.command()
 def fix(
     rule: Annotated[str, typer.Argument(help="The rule whose paired fix to run.")],
     resource_id: Annotated[str, typer.Argument(help="The resource id, as Config names it.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit record.")] = "",
-    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: $USER).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
+    ] = False,
+    yes: YesOpt = False,
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
     fmt: FormatOpt = Format.TABLE,
     debug: DebugOpt = False,
 ) -> None:
-    """Run the paired remediation through its real handler and print the audit record."""
+    """Plan the paired fix (a dry run), ask, then apply it through its real handler.
+
+    The plan shows what will change, from what to what, and why the resource is
+    noncompliant. The fix's own gates still apply: a fix in dry-run mode only dry-runs.
+    Exit codes: 0 done; 1 not confirmed; 2 error. --format json needs --yes or --dry-run.
+    """
     from configguard.remediation import RemediationFailedError
     from configguard_cli.fixing import NoFixError, run_fix
 
-    def body() -> None:
+    def body() -> int:
+        _needs_yes(fmt, yes, dry_run)
+        if registry.remediation_for_rule(registry.rule(rule).name) is None:
+            raise CliError(f"rule {rule} has no paired remediation")
         factory = _factory(region, endpoint_url, profile)
-        try:
-            records = run_fix(
-                factory,
-                rule,
-                resource_id,
-                actor=actor or getpass.getuser(),
-                reason=reason,
-                dry_run=dry_run,
-            )
-        except (NoFixError, RemediationFailedError) as exc:
-            raise CliError(str(exc)) from None
-        _emit(records, fmt, None, records_table(records, "configguard fix"))
+        who, account = _who(factory, actor)
 
-    _run(debug, body)
+        def run(dry: bool) -> list[dict[str, Any]]:
+            try:
+                return run_fix(
+                    factory,
+                    rule,
+                    resource_id,
+                    actor=who,
+                    reason=reason,
+                    dry_run=dry,
+                    account=account,
+                )
+            except (NoFixError, RemediationFailedError) as exc:
+                raise CliError(str(exc)) from None
+
+        return _plan_then_apply(
+            run(True),
+            lambda: run(False),
+            fmt=fmt,
+            dry_run=dry_run,
+            yes=yes,
+            title="configguard fix",
+        )
+
+    _exit(_run(debug, body))
 
 
 @app.command()
 def audit(
-    resource_id: Annotated[str | None, typer.Option("--resource-id")] = None,
+    resource_id: Annotated[
+        str | None, typer.Option("--resource-id", help="Only this resource.")
+    ] = None,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
+    remediation: Annotated[str | None, typer.Option("--remediation", help="Only this fix.")] = None,
+    outcome: Annotated[Outcome | None, typer.Option("--outcome", help="Only this outcome.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From: ISO 8601 (2024-05-01T12:00Z) or an age (24h, 7d)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Until: ISO 8601 or an age (30m, 2d).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many, newest first.")
+    ] = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
     fmt: FormatOpt = Format.TABLE,
     debug: DebugOpt = False,
 ) -> None:
-    """List audit records, newest first."""
-    from configguard_cli.auditlog import list_records
+    """List audit records, newest first, filtered by resource, rule, fix, outcome and time."""
+    from configguard_cli.auditlog import AuditFilter, list_records, parse_time
 
     def body() -> None:
-        records = list_records(_factory(region, endpoint_url, profile), resource_id=resource_id)
+        if rule:
+            registry.rule(rule)
+        if remediation:
+            registry.remediation(remediation)
+        wanted = AuditFilter(
+            resource_id=resource_id,
+            rule=rule,
+            remediation=remediation,
+            outcome=outcome.value if outcome else None,
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            limit=limit,
+        )
+        records = list_records(_factory(region, endpoint_url, profile), filters=wanted)
         _emit(records, fmt, None, records_table(records, "configguard audit"))
 
     _run(debug, body)
@@ -201,7 +487,10 @@ def audit(
 @app.command()
 def rollback(
     audit_id: Annotated[str, typer.Argument(help="The audit id of the applied change.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")
+    ] = False,
+    yes: YesOpt = False,
     restore_plaintext: Annotated[
         bool,
         typer.Option(
@@ -209,40 +498,74 @@ def rollback(
             help="strip-env-secrets: put secret values back into the environment.",
         ),
     ] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit record.")] = "",
-    actor: Annotated[str | None, typer.Option("--actor", help="Who (default: $USER).")] = None,
+    reason: ReasonOpt = "",
+    actor: ActorOpt = None,
     region: RegionOpt = None,
     endpoint_url: EndpointOpt = None,
     profile: ProfileOpt = None,
     fmt: FormatOpt = Format.TABLE,
     debug: DebugOpt = False,
 ) -> None:
-    """Revert an applied change through the fix's own handler, where that is safe."""
+    """Plan the revert of an applied change (a dry run), ask, then revert it, where safe.
+
+    Exit codes: 0 done; 1 not confirmed; 2 error. --format json needs --yes or --dry-run.
+    """
     from configguard import audit as audit_store
     from configguard.remediation import RemediationFailedError
-    from configguard_cli.events import context_for, rollback_request_event
-    from configguard_cli.handlers import invoke, remediation_module
+    from configguard_cli.fixing import run_rollback
 
-    def body() -> None:
+    def body() -> int:
+        _needs_yes(fmt, yes, dry_run)
         factory = _factory(region, endpoint_url, profile)
         record = audit_store.read(factory, audit_id)
         if record is None:
             raise CliError(f"there is no audit record {audit_id}")
-        spec = registry.remediation(record["remediation"])
-        event = rollback_request_event(
-            record,
-            actor=actor or getpass.getuser(),
-            reason=reason,
+        who, _ = _who(factory, actor)
+
+        def run(dry: bool) -> list[dict[str, Any]]:
+            try:
+                return run_rollback(
+                    factory,
+                    record,
+                    actor=who,
+                    reason=reason,
+                    dry_run=dry,
+                    restore_plaintext=restore_plaintext,
+                )
+            except RemediationFailedError as exc:
+                raise CliError(str(exc)) from None
+
+        return _plan_then_apply(
+            run(True),
+            lambda: run(False),
+            fmt=fmt,
             dry_run=dry_run,
-            restore_plaintext=restore_plaintext,
+            yes=yes,
+            title="configguard rollback",
         )
-        handler = remediation_module(spec.name).lambda_handler
-        context = context_for(f"configguard-{spec.name}", event["account"], event["region"])
-        try:
-            records = invoke(handler, event, context)["results"]
-        except RemediationFailedError as exc:
-            raise CliError(str(exc)) from None
-        _emit(records, fmt, None, records_table(records, "configguard rollback"))
+
+    _exit(_run(debug, body))
+
+
+@app.command()
+def status(
+    region: RegionOpt = None,
+    endpoint_url: EndpointOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    debug: DebugOpt = False,
+) -> None:
+    """Each fix's mode (and where it comes from), the kill switch, and this hour's budget left.
+
+    The mode is what the deployed fix would use: the SSM override (ssm), else its function's
+    stack setting (stack), else the built-in default (default). An unreadable kill switch
+    counts as on. Reads only; changes nothing.
+    """
+    from configguard_cli.status import status as fix_statuses
+
+    def body() -> None:
+        rows = [s.as_json() for s in fix_statuses(_factory(region, endpoint_url, profile))]
+        _emit(rows, fmt, None, render.status_table(rows))
 
     _run(debug, body)
 
@@ -262,7 +585,7 @@ def local_up(
         console.print(f"configguard stand-in listening on [bold]{standin.url}[/bold]")
         console.print("Use it from another shell with:")
         for key, value in sorted(standin.environ().items()):
-            console.print(f"  export {key}={value}", highlight=False)
+            console.print(f"  export {key}={value}", highlight=False, soft_wrap=True)
         console.print(f"Provisioned: {resources}", highlight=False)
         sys.stdout.flush()
         stop.wait()

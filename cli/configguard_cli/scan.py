@@ -24,6 +24,11 @@ from configguard.verdict import annotation
 from configguard_cli.handlers import rule_module
 
 ERROR = "ERROR"
+COMPLIANT = "COMPLIANT"
+NON_COMPLIANT = "NON_COMPLIANT"
+NOT_APPLICABLE = "NOT_APPLICABLE"
+# The columns of a summary, in reading order; other verdicts only count in the total.
+VERDICTS = (COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, ERROR)
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,33 @@ class ScanReport:
     findings: list[Finding] = field(default_factory=list)
     api_calls: dict[str, int] = field(default_factory=dict)
     resources: dict[str, int] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.compliance == ERROR]
+
+    @property
+    def noncompliant(self) -> list[Finding]:
+        return [f for f in self.findings if f.compliance == NON_COMPLIANT]
+
+    def totals(self) -> dict[str, int]:
+        """Findings per verdict (every verdict in VERDICTS, zeros included) and `total`."""
+        return _count(self.findings)
+
+    def by_rule(self) -> dict[str, dict[str, int]]:
+        """Verdict counts per rule, for every rule scanned (a rule with no resources too)."""
+        groups: dict[str, list[Finding]] = {name: [] for name in self.rules}
+        for finding in self.findings:
+            groups.setdefault(finding.rule, []).append(finding)
+        return {name: _count(found) for name, found in sorted(groups.items())}
+
+    def by_resource_type(self) -> dict[str, dict[str, int]]:
+        """Verdict counts per resource type found."""
+        groups: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            groups.setdefault(finding.resource_type, []).append(finding)
+        return {name: _count(found) for name, found in sorted(groups.items())}
 
     def stats(self) -> dict[str, Any]:
         total = sum(self.api_calls.values())
@@ -62,6 +90,16 @@ class ScanReport:
             "api_calls_by_service": _by_service(self.api_calls),
             "errors": len(self.errors),
         }
+
+
+def _count(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICTS, 0)
+    total = 0
+    for finding in findings:
+        total += 1
+        if finding.compliance in counts:
+            counts[finding.compliance] += 1
+    return {**counts, "total": total}
 
 
 def _by_service(calls: dict[str, int]) -> dict[str, int]:
@@ -161,7 +199,7 @@ def scan(
             listed[resource_type] = list(cibuilder.list_items(reads, resource_type))
         return listed[resource_type]
 
-    report = ScanReport()
+    report = ScanReport(rules=[spec.name for spec in specs])
     for spec in specs:
         report.findings.extend(_scan_rule(spec, clients, items))
         if progress:
