@@ -1,9 +1,12 @@
 """`configguard demo`: every rule and every fix on the embedded stand-in, in well under a minute.
 
 Seed a messy account (one resource per rule scenario) -> scan with all rules -> fix every
-noncompliant resource that has a paired fix, first with the stack's default modes (dry
-run; cancel-kms-key-deletion off), then in apply mode -> scan again -> roll one change
-back. Every resource left noncompliant must have an audit record saying why.
+noncompliant resource that has a paired fix with the stack's default modes (dry run;
+cancel-kms-key-deletion off) -> the operator switches to apply -> an analyst sends some
+Security Hub findings to the "configguard fix" custom action (router -> fixes ->
+findings RESOLVED, notes on the rest) -> fix the remaining resources -> scan again ->
+roll one change back. Every resource left noncompliant must have an audit record
+saying why.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from configguard.audit import Outcome
 from configguard.clients import ClientFactory, reset_default_factory
 from configguard_cli.events import context_for, rollback_request_event
 from configguard_cli.fixing import fix_all
-from configguard_cli.handlers import invoke, remediation_module
-from configguard_cli.local import scenarios
+from configguard_cli.handlers import invoke, remediation_module, router_module
+from configguard_cli.local import hubfeed, lambdaservice, scenarios
 from configguard_cli.local.standin import StandIn
 from configguard_cli.scan import Finding, scan
 
@@ -177,6 +180,88 @@ def remaining_table(outcomes: Outcomes) -> Table:
     return table
 
 
+# The findings the demo's analyst selects: two rules with a fix (Config findings and the
+# native control findings they mirror) and one without.
+HUB_RULES = ("kms-key-rotation-enabled", "log-group-retention", "lambda-runtime-supported")
+
+
+def hub_findings(standin: StandIn, findings: list[Finding]) -> list[dict[str, Any]]:
+    """What Security Hub holds for the noncompliant results: Config's finding for each,
+    and Security Hub's own control finding where the rule mirrors exactly one control."""
+    made: list[dict[str, Any]] = []
+    for f in findings:
+        if f.compliance != "NON_COMPLIANT" or f.resource_type == registry.ACCOUNT:
+            continue
+        where = (f.resource_type, f.resource_id, standin.account_id, standin.region)
+        made.append(hubfeed.config_finding(f.rule, *where))
+        controls = registry.rule(f.rule).security_hub_controls
+        if len(controls) == 1:
+            made.append(hubfeed.control_finding(controls[0], *where))
+    return made
+
+
+@dataclass
+class HubRound:
+    selected: list[dict[str, Any]]
+    after: list[dict[str, Any]]
+    started: int
+    unrouted: int
+
+    @property
+    def ok(self) -> bool:
+        """Every routed finding RESOLVED, every other one carries a note."""
+        routed = [f for f in self.after if not f["Note"]["Text"].startswith("configguard has no")]
+        return (
+            bool(self.after)
+            and all(f.get("Note", {}).get("Text") for f in self.after)
+            and all(f["Workflow"]["Status"] == "RESOLVED" for f in routed)
+        )
+
+
+def security_hub_round(
+    standin: StandIn, factory: ClientFactory, findings: list[Finding]
+) -> HubRound:
+    """Import the findings, send the selected ones to the custom action, run what it starts."""
+    held = hub_findings(standin, findings)
+    hubfeed.import_findings(factory, held)
+    chosen = {f["Id"] for f in held if _hub_rule(f) in HUB_RULES}
+    selected = hubfeed.get_findings(factory, chosen)
+    assert standin.resources is not None
+    event = hubfeed.custom_action_event(
+        standin.resources.action_target_arn, selected, standin.account_id, standin.region
+    )
+    name = registry.ROUTER_FUNCTION_NAME
+    context = context_for(name, standin.account_id, standin.region)
+    summary = invoke(router_module().lambda_handler, event, context)
+    lambdaservice.run_queued(standin)
+    after = hubfeed.get_findings(factory, chosen)
+    return HubRound(selected, after, len(summary["started"]), len(summary["unrouted"]))
+
+
+def _hub_rule(finding: dict[str, Any]) -> str:
+    named = finding.get("ProductFields", {}).get("aws/config/ConfigRuleName")
+    if named:
+        return str(named)
+    control = finding["Compliance"].get("SecurityControlId", "")
+    mirrors = registry.rules_for_control(control)
+    return mirrors[0].name if mirrors else ""
+
+
+def hub_table(round_: HubRound) -> Table:
+    table = Table(title="Security Hub findings after the custom action")
+    for column in ("finding", "resource", "workflow", "note"):
+        table.add_column(column, overflow="fold")
+    for f in sorted(round_.after, key=lambda x: (_hub_rule(x), x["Resources"][0]["Id"])):
+        origin = f["Compliance"].get("SecurityControlId") or f"Config: {_hub_rule(f)}"
+        table.add_row(
+            origin,
+            f["Resources"][0]["Id"].rsplit(":", 1)[-1][-40:],
+            f["Workflow"]["Status"],
+            f.get("Note", {}).get("Text", "")[:110],
+        )
+    return table
+
+
 def roll_back(standin: StandIn, record: dict[str, Any]) -> dict[str, Any]:
     handler = remediation_module(record["remediation"]).lambda_handler
     event = rollback_request_event(record, actor=ACTOR, reason="demo: undo one change")
@@ -213,13 +298,23 @@ def run_demo(console: Console) -> int:
             console.print(outcome_table(dry, "outcomes with default modes"))
 
             set_modes(factory, operator_modes())
+            hub = security_hub_round(standin, factory, before)
+            console.print(
+                "4. The operator switches fixes to apply (opt-in fixes stay off). In Security "
+                f"Hub an analyst selects {len(hub.selected)} findings ({', '.join(HUB_RULES)}; "
+                "Config's and the native controls') and picks the configguard fix action: "
+                f"the router started {hub.started} fixes and noted {hub.unrouted} findings "
+                "it has no fix for."
+            )
+            console.print(hub_table(hub))
+
             applied = fix_all(factory, targets, actor=ACTOR, reason="demo: apply")
-            console.print("4. The operator switches fixes to apply (opt-in fixes stay off):")
+            console.print("5. `configguard fix` for every other noncompliant resource:")
             console.print(outcome_table(applied, "outcomes in apply mode"))
 
             after = scan(factory, sorted(registry.RULES)).findings
             outcomes = judge(targets, applied, verdicts(after))
-            console.print("5. Scanned again:")
+            console.print("6. Scanned again:")
             console.print(rule_table(before, after))
             console.print(remaining_table(outcomes))
 
@@ -230,11 +325,12 @@ def run_demo(console: Console) -> int:
             if undo is not None:
                 undone = roll_back(standin, undo)
                 console.print(
-                    f"6. Rolled back {undo['remediation']} on {undo['resource_id']} "
+                    f"7. Rolled back {undo['remediation']} on {undo['resource_id']} "
                     f"(audit {undo['audit_id']}): {undone['outcome']}, {undone['reason']}"
                 )
             ok = (
-                not outcomes.unexplained
+                hub.ok
+                and not outcomes.unexplained
                 and bool(outcomes.fixed)
                 and all(r["outcome"] != Outcome.APPLIED for r in dry)
             )
