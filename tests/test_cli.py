@@ -139,6 +139,8 @@ def test_demo_runs_the_whole_path_and_leaves_no_server():
     for step in (
         "Scanned with all",
         "outcomes with default modes",
+        "picks the configguard fix action",
+        "Security Hub findings after the custom action",
         "outcomes in apply mode",
         "noncompliant resources per rule (before -> after)",
         "still noncompliant, and why",
@@ -147,6 +149,9 @@ def test_demo_runs_the_whole_path_and_leaves_no_server():
         assert step in out, step
     summary = re.search(r"OK: (\d+) of (\d+) fixed and verified, (\d+) left with a recorded", out)
     assert summary, out[-500:]
+    hub = re.search(r"the router started (\d+) fixes and noted (\d+) findings", out)
+    assert hub and int(hub.group(1)) >= 2 and int(hub.group(2)) >= 1, out[:3000]
+    assert "RESOLVED" in out and "configguard has no automatic fix" in out
     fixed, targets, explained = map(int, summary.groups())
     assert fixed + explained == targets and fixed >= 17
     port = int(re.search(r"Stand-in on http://127\.0\.0\.1:(\d+)", out).group(1))
