@@ -176,6 +176,26 @@ def mode_parameter(spec: RemediationSpec) -> str:
       {spec.name}: off (ignore findings), dry-run (audit what would change) or apply."""
 
 
+def log_group_and_queue(logical: str, function_name: str) -> str:
+    """A function's own CMK-encrypted log group with retention, and its dead-letter queue."""
+    return f"""  {logical}LogGroup:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      LogGroupName: /aws/lambda/{function_name}
+      RetentionInDays: !Ref LogRetentionDays
+      KmsKeyId: !GetAtt ConfigGuardKey.Arn
+
+  {logical}DeadLetterQueue:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      KmsMasterKeyId: !GetAtt ConfigGuardKey.Arn
+      MessageRetentionPeriod: 1209600"""
+
+
 def _runbooks(spec: RemediationSpec) -> str:
     return ", ".join(f"docs/runbooks/{rule}.md" for rule in spec.rules)
 
@@ -224,22 +244,7 @@ def block(spec: RemediationSpec) -> str:
             Statement:
 {role_statements(spec)}
 
-  {logical}LogGroup:
-    Type: AWS::Logs::LogGroup
-    DeletionPolicy: Delete
-    UpdateReplacePolicy: Delete
-    Properties:
-      LogGroupName: /aws/lambda/configguard-{name}
-      RetentionInDays: !Ref LogRetentionDays
-      KmsKeyId: !GetAtt ConfigGuardKey.Arn
-
-  {logical}DeadLetterQueue:
-    Type: AWS::SQS::Queue
-    DeletionPolicy: Delete
-    UpdateReplacePolicy: Delete
-    Properties:
-      KmsMasterKeyId: !GetAtt ConfigGuardKey.Arn
-      MessageRetentionPeriod: 1209600
+{log_group_and_queue(logical, f"configguard-{name}")}
 
   {logical}DeadLetterQueuePolicy:
     Type: AWS::SQS::QueuePolicy
@@ -399,22 +404,7 @@ def router_block() -> str:
             Statement:
 {statements}
 
-  {lid}LogGroup:
-    Type: AWS::Logs::LogGroup
-    DeletionPolicy: Delete
-    UpdateReplacePolicy: Delete
-    Properties:
-      LogGroupName: /aws/lambda/{registry.ROUTER_FUNCTION_NAME}
-      RetentionInDays: !Ref LogRetentionDays
-      KmsKeyId: !GetAtt ConfigGuardKey.Arn
-
-  {lid}DeadLetterQueue:
-    Type: AWS::SQS::Queue
-    DeletionPolicy: Delete
-    UpdateReplacePolicy: Delete
-    Properties:
-      KmsMasterKeyId: !GetAtt ConfigGuardKey.Arn
-      MessageRetentionPeriod: 1209600
+{log_group_and_queue(lid, registry.ROUTER_FUNCTION_NAME)}
 
   {lid}DeadLetterQueuePolicy:
     Type: AWS::SQS::QueuePolicy

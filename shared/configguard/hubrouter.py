@@ -18,7 +18,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -74,18 +74,6 @@ class Routing:
     targets: list[Target] = field(default_factory=list)
     unrouted: list[Unrouted] = field(default_factory=list)
     ignored: int = 0
-
-
-@dataclass(frozen=True)
-class _Routed:
-    remediation: RemediationSpec
-    rule: str
-    resource_type: str
-    resource_id: str
-    account_id: str
-    region: str
-    updated_at: str
-    ref: FindingRef
 
 
 def auto_trigger_selection(raw: str) -> frozenset[str]:
@@ -184,7 +172,7 @@ def _problem(
 
 def route_finding(
     finding: dict[str, Any], *, account_id: str, region: str
-) -> _Routed | Unrouted | None:
+) -> Target | Unrouted | None:
     """Where one finding goes; None when it cannot even be named (no Id or ProductArn)."""
     if not finding.get("Id") or not finding.get("ProductArn"):
         return None
@@ -196,7 +184,7 @@ def route_finding(
     resource = _problem(finding, spec, rule_name, (account_id, region))
     if isinstance(resource, str):
         return Unrouted(ref, resource)
-    return _Routed(
+    return Target(
         remediation=spec,
         rule=rule_name,
         resource_type=resource[0],
@@ -204,7 +192,7 @@ def route_finding(
         account_id=account_id,
         region=region,
         updated_at=str(finding.get("UpdatedAt") or ""),
-        ref=ref,
+        findings=(ref,),
     )
 
 
@@ -246,7 +234,7 @@ def route(
     findings it holds the auto-trigger selection, and the rest are only counted.
     """
     routing = Routing()
-    grouped: dict[tuple[str, str, str, str], list[_Routed]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str, str], list[Target]] = defaultdict(list)
     for finding in raw_findings:
         if not isinstance(finding, dict):
             raise InvalidTriggerError("a finding is not an object")
@@ -265,17 +253,11 @@ def route(
         key = (routed.remediation.name, routed.rule, routed.resource_type, routed.resource_id)
         grouped[key].append(routed)
     for items in grouped.values():
-        first = items[0]
         routing.targets.append(
-            Target(
-                remediation=first.remediation,
-                rule=first.rule,
-                resource_type=first.resource_type,
-                resource_id=first.resource_id,
-                account_id=first.account_id,
-                region=first.region,
+            replace(
+                items[0],
                 updated_at=max(item.updated_at for item in items),
-                findings=tuple(dict.fromkeys(item.ref for item in items)),
+                findings=tuple(dict.fromkeys(ref for item in items for ref in item.findings)),
             )
         )
     return routing

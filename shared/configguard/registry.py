@@ -31,8 +31,22 @@ class Trigger(StrEnum):
     PERIODIC = "periodic"
 
 
+class _Named:
+    """A module name and a template logical id, both derived from the kebab-case name."""
+
+    name: str
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
 @dataclass(frozen=True)
-class RuleSpec:
+class RuleSpec(_Named):
     name: str
     description: str
     resource_types: tuple[str, ...]
@@ -46,17 +60,9 @@ class RuleSpec:
     # How the rule's semantics differ from the nearest AWS managed rule, and why.
     differences: str = ""
 
-    @property
-    def module(self) -> str:
-        return self.name.replace("-", "_")
-
-    @property
-    def logical_id(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("-"))
-
 
 @dataclass(frozen=True)
-class RemediationSpec:
+class RemediationSpec(_Named):
     name: str
     description: str
     rules: tuple[str, ...]
@@ -69,14 +75,6 @@ class RemediationSpec:
     controls: tuple[str, ...] = ()
     # What `configguard rollback` does for this fix, and when it refuses.
     rollback: str = ""
-
-    @property
-    def module(self) -> str:
-        return self.name.replace("-", "_")
-
-    @property
-    def logical_id(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("-"))
 
 
 # Every rule function needs these besides its own reads.
@@ -872,20 +870,12 @@ def fix_for_control(control: str) -> tuple[RemediationSpec, RuleSpec] | None:
 
 
 @dataclass(frozen=True)
-class RouterSpec:
+class RouterSpec(_Named):
     """The Security Hub router: findings in, asynchronous fix invocations out."""
 
     name: str
     description: str
     permissions: tuple[str, ...]
-
-    @property
-    def module(self) -> str:
-        return self.name.replace("-", "_")
-
-    @property
-    def logical_id(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("-"))
 
 
 ROUTER = RouterSpec(
