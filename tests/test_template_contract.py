@@ -462,6 +462,12 @@ def test_role_resources_are_scoped(
             assert _references(resources) == own[service], f"{service} actions' resources"
         elif service in OWN_RESOURCE_ACTIONS:
             assert not actions & OWN_RESOURCE_ACTIONS[service], f"mixed {sorted(actions)}"
+        if actions == {"sts:AssumeRole"}:
+            # Central mode: only the members' remediation role, named by a parameter.
+            assert resources == [
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${RemediationRoleName}"}
+            ]
+            continue
         region = "" if service in GLOBAL_SERVICES else "${AWS::Region}"
         if service in ANY_REGION_SERVICES:
             region = "*"

@@ -69,7 +69,11 @@ COMMON_VALUES = {
     settings.OPT_OUT_TAG: settings.DEFAULT_OPT_OUT_TAG,
     settings.ACCOUNT_ALLOWLIST: "!Ref AccountAllowlist",
     settings.MAX_CHANGES_PER_HOUR: "!Ref MaxChangesPerHour",
+    settings.REMEDIATION_ROLE_NAME: "!Ref RemediationRoleName",
 }
+# Central mode: the member accounts' remediation role, in any account (the account
+# allowlist and the role's own trust policy decide which).
+MEMBER_REMEDIATION_ROLE = f"{_ARN}:iam::*:role/${{RemediationRoleName}}"
 
 
 def _statement(sid: str, actions: list[str], resource: str | list[str], indent: int = 14) -> str:
@@ -154,6 +158,7 @@ def role_statements(spec: RemediationSpec) -> str:
     blocks.append(
         _statement("StackKey", ["kms:Decrypt", "kms:GenerateDataKey"], "!GetAtt ConfigGuardKey.Arn")
     )
+    blocks.append(_statement("MemberRemediationRole", ["sts:AssumeRole"], MEMBER_REMEDIATION_ROLE))
     return "\n".join(blocks)
 
 

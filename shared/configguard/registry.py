@@ -89,8 +89,10 @@ RULE_BASELINE_PERMISSIONS: tuple[str, ...] = (
     "kms:GenerateDataKey",
 )
 
-# Every remediation function needs these besides the fix itself.
+# Every remediation function needs these besides the fix itself (sts:AssumeRole only on
+# the member accounts' remediation role, for central mode).
 REMEDIATION_BASELINE_PERMISSIONS: tuple[str, ...] = (
+    "sts:AssumeRole",
     "securityhub:GetFindings",
     "securityhub:BatchUpdateFindings",
     "dynamodb:PutItem",

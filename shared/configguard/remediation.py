@@ -75,10 +75,18 @@ class Plan:
 
 @dataclass
 class FixContext:
+    """What a fix step gets: `factory` acts on the resource's account (a member's
+    remediation role in central mode); `hub` is the stack's own, for Security Hub."""
+
     factory: ClientFactory
     request: RemediationRequest
     notes: list[str] = field(default_factory=list)
     findings: list[FindingRef] = field(default_factory=list)
+    hub: ClientFactory | None = None
+
+    @property
+    def hub_factory(self) -> ClientFactory:
+        return self.hub or self.factory
 
 
 class Remediation(ABC, Generic[StateT]):
@@ -190,6 +198,26 @@ def allowed_accounts(factory: ClientFactory) -> frozenset[str] | None:
     if bad or not accounts:
         raise GateError(f"{settings.ACCOUNT_ALLOWLIST} holds values that are not account ids")
     return frozenset(accounts)
+
+
+def resource_factory(factory: ClientFactory, account_id: str) -> ClientFactory:
+    """The factory that acts on `account_id`: this account's own, or in central mode the
+    member's remediation role (CONFIGGUARD_REMEDIATION_ROLE_NAME). Fails closed."""
+    role_name = settings.optional(settings.REMEDIATION_ROLE_NAME, "")
+    if not role_name:
+        return factory
+    try:
+        caller = str(factory.client("sts").get_caller_identity()["Arn"])
+    except Exception as exc:
+        raise GateError(f"own account unknown: {redact_text(str(exc))[:200]}") from exc
+    partition, own = caller.split(":")[1], caller.split(":")[4]
+    if account_id == own:
+        return factory
+    role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
+    try:
+        return factory.assume(role_arn, session_name="configguard-remediation")
+    except Exception as exc:
+        raise GateError(f"cannot assume {role_arn}: {redact_text(str(exc))[:200]}") from exc
 
 
 class CapReachedError(Refusal):
@@ -391,9 +419,10 @@ class Engine:
     def _execute(self, request: RemediationRequest, mode: str) -> dict[str, Any]:
         factory = self.factory
         record = self._record(request, mode)
-        ctx = FixContext(factory=factory, request=request)
+        ctx = FixContext(factory=factory, request=request, hub=factory)
         pipeline = self._rollback_pipeline if request.rollback_of else self._pipeline
         try:
+            ctx.factory = resource_factory(factory, request.account_id)
             pipeline(ctx, record, mode)
         except CapReachedError as exc:
             record.outcome, record.reason = Outcome.BLOCKED, str(exc)
@@ -430,7 +459,7 @@ class Engine:
     @staticmethod
     def _note_findings(ctx: FixContext, text: str, status: str | None = None) -> None:
         """The Security Hub part of the audit note; trouble there is only noted."""
-        problem = findings.update(ctx.factory, ctx.findings, text, status)
+        problem = findings.update(ctx.hub_factory, ctx.findings, text, status)
         if problem:
             ctx.notes.append(problem)
         elif ctx.findings and status:
@@ -444,7 +473,7 @@ class Engine:
             return
         record.resource_arn = fix.resource_arn(state)
         ctx.findings, problem = findings.lookup(
-            ctx.factory, ctx.request, record.resource_arn, self.spec.controls
+            ctx.hub_factory, ctx.request, record.resource_arn, self.spec.controls
         )
         if problem:
             ctx.notes.append(problem)
@@ -500,7 +529,7 @@ class Engine:
         fix, request = self.fix, ctx.request
         audit_id = str(request.rollback_of)
         record.related_audit_id = audit_id
-        original = audit.read(ctx.factory, audit_id)
+        original = audit.read(ctx.hub_factory, audit_id)
         if original is None:
             raise Refusal(f"There is no audit record {audit_id}.")
         mismatch = [

@@ -19,6 +19,9 @@ DEFAULT_CONCURRENCY = "CONFIGGUARD_DEFAULT_RESERVED_CONCURRENCY"
 UNRESERVED_MARGIN = "CONFIGGUARD_UNRESERVED_CONCURRENCY_MARGIN"
 ACCOUNT_ALLOWLIST = "CONFIGGUARD_ACCOUNT_ALLOWLIST"
 MAX_CHANGES_PER_HOUR = "CONFIGGUARD_MAX_CHANGES_PER_HOUR"
+# Central (delegated administrator) mode: the role a fix assumes in a member account to
+# change a resource there. Empty: single-account mode, fixes act in their own account.
+REMEDIATION_ROLE_NAME = "CONFIGGUARD_REMEDIATION_ROLE_NAME"
 # Per-fix settings (each fix's RemediationSpec.settings lists the ones it reads).
 KEY_ARN = "CONFIGGUARD_KEY_ARN"
 WEB_ACL_ARN = "CONFIGGUARD_WEB_ACL_ARN"
@@ -51,6 +54,7 @@ COMMON_REMEDIATION_SETTINGS: tuple[str, ...] = (
     OPT_OUT_TAG,
     ACCOUNT_ALLOWLIST,
     MAX_CHANGES_PER_HOUR,
+    REMEDIATION_ROLE_NAME,
 )
 
 # The Security Hub router reads these.

@@ -215,8 +215,7 @@ class StandIn:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
-            # moto serves this account for every request (the server runs in-process).
-            "MOTO_ACCOUNT_ID": self.account_id,
+            **self._account_variables(),
             settings.AUDIT_TABLE: AUDIT_TABLE_NAME,
             settings.IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE_NAME,
             settings.ONCALL_TOPIC: self.topic_arn(),
@@ -240,6 +239,14 @@ class StandIn:
             # Powertools skips its parameter cache when max age is 0 (base.add_to_cache).
             "POWERTOOLS_PARAMETERS_MAX_AGE": "0",
         }
+
+    def _account_variables(self) -> dict[str, str]:
+        """moto's default account needs no pin: requests with the dummy keys land there, and
+        assumed-role credentials land in the role's account, so central mode can reach a
+        second account. Any other account is pinned for every request (one account only)."""
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        return {} if self.account_id == DEFAULT_ACCOUNT_ID else {"MOTO_ACCOUNT_ID": self.account_id}
 
     def api_cloudwatch_role_arn(self) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{API_CLOUDWATCH_ROLE_NAME}"
