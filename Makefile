@@ -14,13 +14,14 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
 RUNTIME_BOTO3 := boto3==1.44.5
 
-.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate clean
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset clean
 
 help:
 	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
 	@echo "make test   - lint, type-check and run the test suite"
 	@echo "make build  - sam build (needs a python3.13 interpreter)"
 	@echo "make validate - sam validate --lint"
+	@echo "make stackset - build/stackset.yaml: Transform-free template for a SERVICE_MANAGED StackSet"
 	@echo "make report - scan the seeded stand-in to build/report.html and screenshot it"
 
 $(BIN)/.installed: pyproject.toml requirements-dev.txt shared/requirements.txt
@@ -78,6 +79,10 @@ build: $(SAM)
 	@PY313=$$(scripts/find-python313.sh) || exit 1; \
 	PATH="$$(dirname $$PY313):$$PATH" $(SAM) build --no-cached
 	scripts/prune-layer.sh .aws-sam/build/ConfigGuardLayer
+
+# The StackSet template and its code zips; the command runs `make build` itself.
+stackset: venv $(SAM)
+	$(BIN)/configguard stackset-template --output build/stackset.yaml
 
 clean:
 	rm -rf $(VENV) $(LAMBDA_SITE) $(TOOLS) .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -640,6 +640,65 @@ def catalogue(
     console.print(f"wrote {cat.write()}")
 
 
+@app.command("stackset-template")
+def stackset_template(
+    output: Annotated[Path, typer.Option("--output", help="Where to write the template.")],
+    artifact_bucket_prefix: Annotated[
+        str,
+        typer.Option("--artifact-bucket-prefix", help="Code comes from bucket <prefix>-<region>."),
+    ] = "configguard-artifacts",
+    regions: Annotated[
+        str | None, typer.Option("--regions", help="Comma list of Regions, for the commands.")
+    ] = None,
+    parameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameters", help="KEY=VALUE (repeatable) or a JSON file: StackSet overrides."
+        ),
+    ] = None,
+    org_id: Annotated[
+        str | None, typer.Option("--org-id", help="Organization id (o-...), for the bucket.")
+    ] = None,
+    build_dir: Annotated[
+        Path | None, typer.Option("--build-dir", help="Use this SAM build; skip `make build`.")
+    ] = None,
+    artifacts_dir: Annotated[
+        Path, typer.Option("--artifacts-dir", help="Where the code zips go.")
+    ] = Path("build/stackset-artifacts"),
+    fmt: FormatOpt = Format.TABLE,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a Transform-free template for a SERVICE_MANAGED StackSet, and how to deploy it.
+
+    Runs `make build` (unless --build-dir), zips each function and the layer under a
+    content-addressed key, transforms the SAM template offline, and writes plain
+    CloudFormation that reads code from <prefix>-<AWS::Region>. Same commit, same bytes.
+    """
+    from configguard_cli import stackset
+
+    def body() -> None:
+        result = stackset.generate(
+            output=output,
+            build_dir=build_dir,
+            artifacts_dir=artifacts_dir,
+            prefix=artifact_bucket_prefix,
+            regions=[r.strip() for r in (regions or "").split(",") if r.strip()],
+            parameters=parameters or [],
+            org_id=org_id,
+        )
+        if fmt == Format.JSON:
+            _emit(result.as_json(), fmt, None)
+            return
+        console.print(f"wrote {result.output}", highlight=False)
+        for note in result.notes:
+            console.print(f"  {note}", highlight=False, soft_wrap=True)
+        console.print("\nThen run:", highlight=False)
+        for command in result.commands:
+            console.print(command, highlight=False, soft_wrap=True, markup=False)
+
+    _run(debug, body)
+
+
 @app.command()
 def demo() -> None:
     """The main job: rule -> compliance change -> fix -> audit -> re-evaluation, locally."""
