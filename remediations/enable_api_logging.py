@@ -253,11 +253,22 @@ def execution_level() -> str:
     return value
 
 
-def role_change(state: LoggingState) -> dict[str, str]:
+def logging_role(account_id: str) -> str:
+    """The role API Gateway should log with in `account_id`: the stack's own, or in central
+    mode a member's `<RemediationRoleName>-apigateway-logs` (org/member-roles.yaml)."""
+    configured = settings.optional(settings.API_CLOUDWATCH_ROLE_ARN, "")
+    member_role = settings.optional(settings.REMEDIATION_ROLE_NAME, "")
+    parts = configured.split(":")
+    if configured and member_role and len(parts) > 5 and parts[4] != account_id:
+        return f"arn:{parts[1]}:iam::{account_id}:role/{member_role}-apigateway-logs"
+    return configured
+
+
+def role_change(state: LoggingState, account_id: str = "") -> dict[str, str]:
     """{'cloudwatchRoleArn': role} when the account role must be set first; Refusal if none."""
     if state.kind == HTTP or state.account_role:
         return {}
-    configured = settings.optional(settings.API_CLOUDWATCH_ROLE_ARN, "")
+    configured = logging_role(account_id)
     if not configured:
         raise Refusal(
             "API Gateway has no CloudWatch role for this account (GetAccount "
@@ -491,7 +502,7 @@ class EnableApiLogging(Remediation[LoggingState]):
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         details: dict[str, Any] = {}
-        role = role_change(state)
+        role = role_change(state, ctx.request.account_id)
         if state.kind == HTTP and state.rule == EXECUTION_RULE:
             raise Refusal(HTTP_NO_EXECUTION)
         if state.kind != HTTP and execution_problem(state):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CallCounter, lambda_context, load_event
+from conftest import ROOT, CallCounter, lambda_context, load_event
 from faults import inject_error
 
 from configguard import settings
@@ -56,13 +56,34 @@ def retention(factory: ClientFactory, name: str) -> int | None:
     return group.get("retentionInDays")
 
 
+ORG_RULE = f"OrgConfigRule-{RULE}-k3x9qa"  # the member's copy of the organization rule
+
+
 def compliance_change(account: str, group: str) -> dict:
+    """A compliance change as the member's Config emits it (and forwards it here)."""
     event = load_event(f"{FIX.replace('-', '_')}/config-compliance-change.json")
     text = json.dumps(event)
     sample = event["detail"]["resourceId"]
     event = json.loads(text.replace(sample, group).replace(CENTRAL, account))
     event["id"] = f"central-{account}-{group}"
+    if account != CENTRAL:
+        event["detail"]["configRuleName"] = ORG_RULE
+        qualifier = event["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]
+        qualifier["evaluationResultQualifier"]["configRuleName"] = ORG_RULE
     return event
+
+
+def test_forwarded_change_of_an_organization_rule_reaches_the_fix(standin, factory):
+    """The fix's EventBridge rule matches the members' OrgConfigRule-<rule>-<suffix> names."""
+    event = compliance_change(MEMBER, GROUP)
+    entry = {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+    }
+    assert factory.client("events").put_events(Entries=[entry])["FailedEntryCount"] == 0
+    (delivered,) = standin.drain_dispatch()
+    assert delivered["detail"]["configRuleName"] == ORG_RULE
 
 
 def run_fix(event: dict) -> list[dict]:
@@ -81,6 +102,7 @@ def test_member_resource_is_fixed_with_the_member_role_and_audited_centrally(
     finally:
         counter.close()
     assert (record["outcome"], record["account_id"]) == ("applied", MEMBER)
+    assert record["rule"] == RULE  # the member's copy maps back to the registry rule
     assert record["resource_arn"].startswith(f"arn:aws:logs:{REGION}:{MEMBER}:")
     assert counter.calls.count("AssumeRole") == 1
     assert retention(member, GROUP) == 365
@@ -178,3 +200,65 @@ def test_rule_evaluates_a_member_resource_with_the_execution_role(standin, facto
     # The central account's Config heard nothing of it.
     with pytest.raises(Exception, match="NoSuchConfigRule"):
         factory.client("config").get_compliance_details_by_config_rule(ConfigRuleName=member_rule)
+
+
+def test_api_logging_uses_the_member_logging_role_in_central_mode(monkeypatch):
+    """enable-api-logging sets a member's own API Gateway role (org/member-roles.yaml)."""
+    logging_role = remediation_module("enable-api-logging").logging_role
+    own = f"arn:aws:iam::{CENTRAL}:role/configguard-apigateway-cloudwatch"
+    monkeypatch.setenv(settings.API_CLOUDWATCH_ROLE_ARN, own)
+    monkeypatch.delenv(settings.REMEDIATION_ROLE_NAME, raising=False)
+    assert logging_role(MEMBER) == own  # single-account mode: the stack's role
+    monkeypatch.setenv(settings.REMEDIATION_ROLE_NAME, REMEDIATION_ROLE)
+    assert logging_role(CENTRAL) == own
+    assert logging_role(MEMBER) == (
+        f"arn:aws:iam::{MEMBER}:role/{REMEDIATION_ROLE}-apigateway-logs"
+    )
+    org = (ROOT / "org" / "member-roles.yaml").read_text()
+    assert "RoleName: !Sub ${RemediationRoleName}-apigateway-logs" in org
+
+
+def test_custom_action_on_a_member_finding_fixes_it_in_the_member(
+    standin, factory, member, monkeypatch
+):
+    """Security Hub aggregates members' findings centrally; the router sends them to the
+    fix, which (deployed in central mode) assumes the member's role."""
+    from configguard_cli.handlers import router_module
+    from configguard_cli.local import hubfeed, lambdaservice
+
+    member.client("logs").create_log_group(logGroupName=GROUP)
+    member.client("logs").put_retention_policy(logGroupName=GROUP, retentionInDays=7)
+    central = {
+        settings.REMEDIATION_ROLE_NAME: REMEDIATION_ROLE,
+        settings.ACCOUNT_ALLOWLIST: f"{CENTRAL},{MEMBER}",
+    }
+    awslambda = factory.client("lambda")
+    name = f"configguard-{FIX}"
+    variables = awslambda.get_function_configuration(FunctionName=name)["Environment"]
+    awslambda.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**variables["Variables"], **central}}
+    )
+    factory.client("ssm").put_parameter(
+        Name=f"/configguard/remediations/{FIX}/mode", Value="apply", Type="String"
+    )
+    finding = hubfeed.config_finding(RULE, "AWS::Logs::LogGroup", GROUP, MEMBER, REGION)
+    hubfeed.import_findings(factory, [finding])
+    (held,) = hubfeed.get_findings(factory, [finding["Id"]])
+    event = hubfeed.custom_action_event(
+        standin.resources.action_target_arn, [held], CENTRAL, REGION
+    )
+    router = router_module().lambda_handler
+    monkeypatch.delenv(settings.REMEDIATION_ROLE_NAME, raising=False)
+    single = router(event, lambda_context("configguard-securityhub-router"))
+    assert single["started"] == [] and "run the fix there" in single["unrouted"][0]["reason"]
+
+    monkeypatch.setenv(settings.REMEDIATION_ROLE_NAME, REMEDIATION_ROLE)
+    summary = router(event, lambda_context("configguard-securityhub-router"))
+    assert [s["resource_id"] for s in summary["started"]] == [GROUP]
+    (run,) = lambdaservice.run_queued(standin)
+    assert run.error is None
+    (record,) = run.result["results"]
+    assert (record["outcome"], record["account_id"]) == ("applied", MEMBER)
+    assert retention(member, GROUP) == 365
+    (now,) = hubfeed.get_findings(factory, [finding["Id"]])
+    assert now["Workflow"]["Status"] == "RESOLVED"

@@ -432,3 +432,24 @@ def test_auto_trigger_is_off_by_default_and_filters_new_active_findings():
     assert findings["RecordState"] == ["ACTIVE"]
     assert findings["Workflow"] == {"Status": ["NEW"]}
     assert len(findings["$or"]) == 2
+
+
+def test_members_copy_of_an_organization_rule_routes_like_the_rule():
+    from configguard.hubrouter import Target, route_finding
+
+    key_id = "1f2e3d4c-5b6a-4789-8abc-def012345678"
+    finding = hubfeed.config_finding(
+        "kms-key-rotation-enabled", registry.KMS_KEY, key_id, ACCOUNT, REGION
+    )
+    finding["ProductFields"]["aws/config/ConfigRuleName"] = (
+        "OrgConfigRule-kms-key-rotation-enabled-q8w7e6"
+    )
+    routed = route_finding(finding, account_id=ACCOUNT, region=REGION)
+    assert isinstance(routed, Target)
+    assert (routed.remediation.name, routed.rule, routed.resource_id) == (
+        FIX,
+        "kms-key-rotation-enabled",
+        key_id,
+    )
+    assert registry.registry_rule_name("OrgConfigRule-kms-key-rotation-enabled") is None
+    assert registry.registry_rule_name("OrgConfigRule-kms-key-rotation-enabled-a-b") is None

@@ -75,6 +75,8 @@ VALID_RETENTION_DAYS = {
 SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 SERVICE_ROLE = "ApiGatewayCloudWatchRole"
+# Only with CreateConfigRecorder=true: the role AWS Config records with.
+RECORDER_ROLE = "ConfigRecorderRole"
 
 
 def _spec_id(spec: RuleSpec | RemediationSpec | RouterSpec) -> str:
@@ -242,12 +244,58 @@ def test_config_rule_parameters(template: Template, spec: RuleSpec) -> None:
     accepted = {field.alias or name for name, field in spec.parameters.model_fields.items()}
     assert set(parameters) <= accepted, f"unknown rule parameters {set(parameters) - accepted}"
     assert parameters["AssumeRoleMode"] == "false"
-    assert parameters["ExecutionRoleName"] == {
-        "Fn::If": ["HasExecutionRoleName", {"Ref": "ExecutionRoleName"}, {"Ref": "AWS::NoValue"}]
+    # An account rule exists only outside central mode; there it assumes nothing.
+    assert "ExecutionRoleName" not in parameters
+    assert rule_resource_condition(template, spec) == "AccountMode"
+    assert template["Conditions"]["AccountMode"] == {
+        "Fn::Equals": [{"Ref": "ExecutionRoleName"}, ""]
     }
-    assert template["Conditions"]["HasExecutionRoleName"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "ExecutionRoleName"}, ""]}]
-    }
+
+
+def test_config_recorder_is_optional_and_rules_wait_for_it(template: Template) -> None:
+    """No recorder by default (one may exist already); with CreateConfigRecorder, the
+    rules are created after it, since PutConfigRule needs a recorder."""
+    assert template["Parameters"]["CreateConfigRecorder"]["Default"] == "false"
+    resources = _resources(template)
+    for name in ("ConfigRecorder", "ConfigDeliveryChannel", "ConfigDeliveryBucket", RECORDER_ROLE):
+        assert resources[name]["Condition"] == "CreateRecorder", name
+    ready = resources["ConfigRecorderReady"]["Metadata"]
+    assert ready["Recorder"] == {"Fn::If": ["CreateRecorder", {"Ref": "ConfigRecorder"}, ""]}
+    for spec in RULE_SPECS:
+        depends = _as_list(resources[f"{spec.logical_id}ConfigRule"]["DependsOn"])
+        assert "ConfigRecorderReady" in depends, spec.name
+
+
+def rule_resource_condition(template: Template, spec: RuleSpec) -> str | None:
+    condition = _resources(template)[f"{spec.logical_id}ConfigRule"].get("Condition")
+    return str(condition) if condition else None
+
+
+@pytest.mark.parametrize("spec", RULE_SPECS, ids=_spec_id)
+def test_organization_rule_matches_registry(template: Template, spec: RuleSpec) -> None:
+    """Central mode: the same rule as an organization rule, assuming ExecutionRoleName."""
+    resources = _resources(template)
+    org = resources[f"{spec.logical_id}OrganizationConfigRule"]
+    assert org["Type"] == "AWS::Config::OrganizationConfigRule"
+    assert org["Condition"] == "HasExecutionRoleName"
+    properties = org["Properties"]
+    assert properties["OrganizationConfigRuleName"] == spec.name
+    metadata = properties["OrganizationCustomRuleMetadata"]
+    assert metadata["LambdaFunctionArn"] == {"Fn::GetAtt": [f"{spec.logical_id}Function", "Arn"]}
+    if spec.trigger is Trigger.PERIODIC:
+        assert metadata["OrganizationConfigRuleTriggerTypes"] == ["ScheduledNotification"]
+    else:
+        assert metadata["ResourceTypesScope"] == list(spec.resource_types)
+        assert (
+            "ConfigurationItemChangeNotification" in metadata["OrganizationConfigRuleTriggerTypes"]
+        )
+    parameters = json.loads(str(_as_list(metadata["InputParameters"]["Fn::Sub"])[0]))
+    assert parameters == {"AssumeRoleMode": "false", "ExecutionRoleName": "${ExecutionRoleName}"}
+    permission = _props(resources[f"{spec.logical_id}OrganizationPermission"])
+    assert permission["Principal"] == "config.amazonaws.com"
+    assert resources[f"{spec.logical_id}OrganizationPermission"]["Condition"] == (
+        "HasExecutionRoleName"
+    )
 
 
 @pytest.mark.parametrize("spec", RULE_SPECS, ids=_spec_id)
@@ -401,6 +449,8 @@ def test_no_stray_functions(template: Template) -> None:
 
 
 def test_no_stray_config_rules(template: Template) -> None:
+    org_rules = _of_type(template, "AWS::Config::OrganizationConfigRule")
+    assert set(org_rules) == {f"{spec.logical_id}OrganizationConfigRule" for spec in RULE_SPECS}
     rules = _of_type(template, "AWS::Config::ConfigRule")
     assert {_props(r)["ConfigRuleName"] for r in rules.values()} == set(registry.RULES)
     assert set(rules) == {f"{spec.logical_id}ConfigRule" for spec in RULE_SPECS}
@@ -463,9 +513,12 @@ def test_role_resources_are_scoped(
         elif service in OWN_RESOURCE_ACTIONS:
             assert not actions & OWN_RESOURCE_ACTIONS[service], f"mixed {sorted(actions)}"
         if actions == {"sts:AssumeRole"}:
-            # Central mode: only the members' remediation role, named by a parameter.
+            # Central mode: only the members' evaluation or remediation role, by parameter.
+            member_role = (
+                "ExecutionRoleName" if isinstance(spec, RuleSpec) else "RemediationRoleName"
+            )
             assert resources == [
-                {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${RemediationRoleName}"}
+                {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/${{{member_role}}}"}
             ]
             continue
         region = "" if service in GLOBAL_SERVICES else "${AWS::Region}"
@@ -634,6 +687,6 @@ def test_template_transforms_offline(transformed: Template) -> None:
         for logical_id, resource in transformed["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role"
     }
-    assert roles == {f"{spec.logical_id}Role" for spec in ALL_SPECS} | {SERVICE_ROLE}
+    assert roles == {f"{spec.logical_id}Role" for spec in ALL_SPECS} | {SERVICE_ROLE, RECORDER_ROLE}
     trust = _props(transformed["Resources"][SERVICE_ROLE])["AssumeRolePolicyDocument"]
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "apigateway.amazonaws.com"}]

@@ -208,6 +208,9 @@ def _runbooks(spec: RemediationSpec) -> str:
 def block(spec: RemediationSpec) -> str:
     logical, name = spec.logical_id, spec.name
     rules = ", ".join(spec.rules)
+    # Its own rules, and members' copies of the organization rules (central mode).
+    org_copies = ", ".join(f"{{prefix: {registry.ORG_RULE_PREFIX}{r}-}}" for r in spec.rules)
+    rule_names = f"{rules}, {org_copies}"
     resource_types = ", ".join(spec.resource_types)
     runbooks = _runbooks(spec)
     dashes = "-" * max(4, 62 - len(name))
@@ -281,7 +284,7 @@ def block(spec: RemediationSpec) -> str:
         detail-type: [Config Rules Compliance Change]
         detail:
           messageType: [ComplianceChangeNotification]
-          configRuleName: [{rules}]
+          configRuleName: [{rule_names}]
           resourceType: [{resource_types}]
           newEvaluationResult:
             complianceType: [NON_COMPLIANT]
@@ -390,6 +393,7 @@ def router_block() -> str:
       Environment:
         Variables:
           {settings.AUTO_TRIGGER_CONTROLS}: !Join [",", !Ref AutoTriggerControls]
+          {settings.REMEDIATION_ROLE_NAME}: !Ref RemediationRoleName
 
   {lid}Role:
     Type: AWS::IAM::Role

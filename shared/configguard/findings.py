@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from configguard.clients import ClientFactory
 from configguard.redact import redact_text
+from configguard.registry import registry_rule_name
 from configguard.triggers import FindingRef, RemediationRequest
 
 UPDATED_BY = "configguard"
@@ -32,7 +33,8 @@ def _matches(
 ) -> bool:
     """The finding is about this resource, from this rule or a control the fix remedies."""
     fields = finding.get("ProductFields") or {}
-    named = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
+    raw = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
+    named = registry_rule_name(raw) if isinstance(raw, str) else None
     control = (finding.get("Compliance") or {}).get("SecurityControlId") or fields.get("ControlId")
     resources = {str(r.get("Id")) for r in finding.get("Resources") or []}
     workflow = str((finding.get("Workflow") or {}).get("Status") or "NEW")

@@ -97,7 +97,7 @@ def _identify(finding: dict[str, Any]) -> tuple[str | None, str | None]:
     """(configguard rule name or None, Security Hub control id or None)."""
     fields = finding.get("ProductFields") or {}
     named = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
-    rule = named if isinstance(named, str) and named in registry.RULES else None
+    rule = registry.registry_rule_name(named) if isinstance(named, str) else None
     compliance = finding.get("Compliance") or {}
     control = compliance.get("SecurityControlId") or fields.get("ControlId")
     return rule, control if isinstance(control, str) and control else None
@@ -162,9 +162,17 @@ def _problem(
             f"configguard {spec.name} does not fix {resource_type} resources.{_runbook_hint(rule)}"
         )
     found = (str(finding.get("AwsAccountId") or ""), str(finding.get("Region") or ""))
-    if found != where:
+    # Central mode (a member remediation role is set) fixes members' resources too, but
+    # only in this Region: a fix runs in the Region of its resource.
+    members = bool(settings.optional(settings.REMEDIATION_ROLE_NAME, ""))
+    if found[1] != where[1] or (found[0] != where[0] and not members):
+        scope = (
+            f"accounts of the organization in {where[1]}"
+            if members
+            else (f"account {where[0]} in {where[1]}")
+        )
         return (
-            f"configguard here fixes account {where[0]} in {where[1]}; this finding is from "
+            f"configguard here fixes {scope}; this finding is from "
             f"{found[0] or '?'} in {found[1] or '?'}: run the fix there."
         )
     return resource_type, resource_id
@@ -189,7 +197,7 @@ def route_finding(
         rule=rule_name,
         resource_type=resource[0],
         resource_id=resource[1],
-        account_id=account_id,
+        account_id=str(finding.get("AwsAccountId") or account_id),
         region=region,
         updated_at=str(finding.get("UpdatedAt") or ""),
         findings=(ref,),

@@ -77,8 +77,10 @@ class RemediationSpec(_Named):
     rollback: str = ""
 
 
-# Every rule function needs these besides its own reads.
+# Every rule function needs these besides its own reads (sts:AssumeRole only on the
+# members' ExecutionRoleName role, for central mode).
 RULE_BASELINE_PERMISSIONS: tuple[str, ...] = (
+    "sts:AssumeRole",
     "config:PutEvaluations",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
@@ -825,6 +827,25 @@ def remediation(name: str) -> RemediationSpec:
         raise UnknownRemediationError(name) from None
 
 
+# AWS names a member account's copy of an organization Config rule
+# "OrgConfigRule-<organization rule name>-<random suffix>".
+ORG_RULE_PREFIX = "OrgConfigRule-"
+
+
+def registry_rule_name(config_rule_name: str) -> str | None:
+    """The configguard rule a deployed Config rule is: its own name, or a member's copy of
+    the organization rule; None for any other rule."""
+    if config_rule_name in RULES:
+        return config_rule_name
+    if config_rule_name.startswith(ORG_RULE_PREFIX):
+        rest = config_rule_name.removeprefix(ORG_RULE_PREFIX)
+        for name in RULES:
+            suffix = rest.removeprefix(f"{name}-")
+            if suffix != rest and suffix.isalnum():
+                return name
+    return None
+
+
 def remediation_for_rule(rule_name: str) -> RemediationSpec | None:
     paired = rule(rule_name).remediation
     return REMEDIATIONS[paired] if paired else None
@@ -850,7 +871,10 @@ def compliance_change_pattern(spec: RemediationSpec) -> dict[str, object]:
         "detail-type": ["Config Rules Compliance Change"],
         "detail": {
             "messageType": ["ComplianceChangeNotification"],
-            "configRuleName": list(spec.rules),
+            "configRuleName": [
+                *spec.rules,
+                *({"prefix": f"{ORG_RULE_PREFIX}{name}-"} for name in spec.rules),
+            ],
             "resourceType": list(spec.resource_types),
             "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
         },

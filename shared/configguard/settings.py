@@ -58,7 +58,7 @@ COMMON_REMEDIATION_SETTINGS: tuple[str, ...] = (
 )
 
 # The Security Hub router reads these.
-ROUTER_SETTINGS: tuple[str, ...] = (AUTO_TRIGGER_CONTROLS,)
+ROUTER_SETTINGS: tuple[str, ...] = (AUTO_TRIGGER_CONTROLS, REMEDIATION_ROLE_NAME)
 
 DEFAULT_SETTINGS_PREFIX = "/configguard"
 DEFAULT_KILL_SWITCH_PARAMETER = "/configguard/kill-switch"

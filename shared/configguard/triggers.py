@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from configguard.registry import RemediationSpec
+from configguard.registry import RemediationSpec, registry_rule_name
 
 CONFIG_SOURCE = "aws.config"
 CONFIG_DETAIL_TYPE = "Config Rules Compliance Change"
@@ -159,6 +159,11 @@ def _problem(exc: ValidationError) -> str:
     return ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
 
 
+def _rule_name(config_rule_name: str) -> str:
+    """The registry name of a deployed rule (organization copies included), else as is."""
+    return registry_rule_name(config_rule_name) or config_rule_name
+
+
 def _check_rule(spec: RemediationSpec, rule: str) -> None:
     if rule not in spec.rules:
         raise InvalidTriggerError(
@@ -178,7 +183,8 @@ def _from_config(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Reme
         detail = _ComplianceChange.model_validate(_detail(envelope))
     except ValidationError as exc:
         raise InvalidTriggerError(f"malformed compliance-change detail: {_problem(exc)}") from None
-    _check_rule(spec, detail.configRuleName)
+    rule = _rule_name(detail.configRuleName)
+    _check_rule(spec, rule)
     _check_type(spec, detail.resourceType)
     result = detail.newEvaluationResult
     if result.complianceType != "NON_COMPLIANT":
@@ -193,7 +199,7 @@ def _from_config(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Reme
     return [
         RemediationRequest(
             remediation=spec.name,
-            rule=detail.configRuleName,
+            rule=rule,
             resource_type=detail.resourceType,
             resource_id=detail.resourceId,
             account_id=detail.awsAccountId,
@@ -210,7 +216,7 @@ def _finding_rule(finding: dict[str, Any]) -> str:
     fields = finding.get("ProductFields") or {}
     rule = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
     if isinstance(rule, str) and rule:
-        return rule
+        return _rule_name(rule)
     raise InvalidTriggerError(f"finding {str(finding.get('Id'))[:200]} names no Config rule")
 
 

@@ -596,7 +596,7 @@ class StandIn:
             frozenset(registry.ROUTER.permissions),
         )
         # The template's default: custom action only, no auto-trigger.
-        variables = {settings.AUTO_TRIGGER_CONTROLS: ""}
+        variables = {settings.AUTO_TRIGGER_CONTROLS: "", settings.REMEDIATION_ROLE_NAME: ""}
         self._stub_function(name, role, key_arn, ROUTER_FUNCTION_CONCURRENCY, variables)
 
     def _provision_security_hub(self) -> str:
