@@ -241,3 +241,26 @@ def test_stop_frees_the_port() -> None:
         rebound.bind(("127.0.0.1", port))
     finally:
         rebound.close()
+
+
+def test_requests_land_in_the_account_their_credentials_belong_to(standin, monkeypatch):
+    """Dummy keys: the stand-in's account. Assumed-role keys: the role's account. The
+    lookup creates no IAM backend (moto's own would, for every partition)."""
+    from moto.iam.models import iam_backends
+
+    from configguard.clients import ClientFactory
+
+    for key, value in standin.environ().items():
+        monkeypatch.setenv(key, value)
+    factory = ClientFactory(region=standin.region, endpoint_url=standin.url)
+    member = factory.assume("arn:aws:iam::210987654321:role/anything")
+    factory.client("sqs").create_queue(QueueName="own-queue")
+    member.client("sqs").create_queue(QueueName="member-queue")
+    assert factory.client("sts").get_caller_identity()["Account"] == standin.account_id
+    assert member.client("sts").get_caller_identity()["Account"] == "210987654321"
+    own = {u.rsplit("/", 1)[1] for u in factory.client("sqs").list_queues()["QueueUrls"]}
+    theirs = {u.rsplit("/", 1)[1] for u in member.client("sqs").list_queues()["QueueUrls"]}
+    assert "own-queue" in own and "member-queue" not in own
+    assert theirs == {"member-queue"}
+    partitions = {p for account in iam_backends.values() for p in dict.keys(account)}
+    assert partitions == {"aws"}

@@ -87,6 +87,36 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _account_of_request(self: Any) -> str:
+    """moto's account resolution (BaseResponse.get_current_account), without its cost.
+
+    Same order as moto: MOTO_ACCOUNT_ID, the x-moto-account-id header, then the account
+    whose IAM backend issued the request's access key (assumed-role credentials), else
+    moto's default account. moto's own lookup indexes every partition's IAM backend of
+    every account, creating (and loading AWS managed policies into) the missing ones on
+    the first request after each reset; this one reads only the backends that exist.
+    """
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if "x-moto-account-id" in self.headers:
+        return str(self.headers["x-moto-account-id"])
+    access_key = self.get_access_key()
+    for account_id, by_partition in list(iam_backends.items()):
+        for backend in list(dict.values(by_partition)):
+            if access_key in backend.access_keys:
+                return str(account_id)
+    return DEFAULT_ACCOUNT_ID
+
+
+def _install_account_resolution() -> None:
+    from moto.core.responses import BaseResponse
+
+    BaseResponse.get_current_account = _account_of_request  # type: ignore[method-assign]
+
+
 class StandIn:
     """An in-process moto server on 127.0.0.1 with gap-fills, for the CLI and tests."""
 
@@ -136,6 +166,7 @@ class StandIn:
         from moto.server import ThreadedMotoServer
 
         gapfills.install()
+        _install_account_resolution()
         # Real accounts have the AWS managed policies (AdministratorAccess, ...): moto
         # loads them only on request. The server runs in this process, so it reads this.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
