@@ -11,7 +11,6 @@ saying why.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from rich.table import Table
 from configguard import registry, settings
 from configguard.audit import Outcome
 from configguard.clients import ClientFactory, reset_default_factory
+from configguard_cli import handlers
 from configguard_cli.events import context_for, rollback_request_event
 from configguard_cli.fixing import fix_all
 from configguard_cli.handlers import invoke, remediation_module, router_module
@@ -42,18 +42,13 @@ Target = tuple[str, str, str]  # rule, resource type, resource id
 
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    reset_default_factory()
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    """The stand-in's variables, with fresh default clients before and after."""
+    with handlers.environment(values):
         reset_default_factory()
+        try:
+            yield
+        finally:
+            reset_default_factory()
 
 
 @contextmanager

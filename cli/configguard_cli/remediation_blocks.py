@@ -143,21 +143,7 @@ def role_statements(spec: RemediationSpec) -> str:
             f"{_ARN}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/configguard/*",
         )
     )
-    blocks.append(
-        _statement(
-            "OwnLogGroup",
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            f"{_ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{logical}LogGroup}}:*",
-        )
-    )
-    blocks.append(
-        _statement(
-            "OwnDeadLetterQueue", ["sqs:SendMessage"], f"!GetAtt {logical}DeadLetterQueue.Arn"
-        )
-    )
-    blocks.append(
-        _statement("StackKey", ["kms:Decrypt", "kms:GenerateDataKey"], "!GetAtt ConfigGuardKey.Arn")
-    )
+    blocks.extend(own_resource_statements(logical))
     blocks.append(_statement("MemberRemediationRole", ["sts:AssumeRole"], MEMBER_REMEDIATION_ROLE))
     return "\n".join(blocks)
 
@@ -179,6 +165,44 @@ def mode_parameter(spec: RemediationSpec) -> str:
     AllowedValues: ["off", dry-run, apply]
     Description: >-
       {spec.name}: off (ignore findings), dry-run (audit what would change) or apply."""
+
+
+def own_resource_statements(logical: str) -> list[str]:
+    """What every function's role needs on its own resources: log group, DLQ, stack key."""
+    return [
+        _statement(
+            "OwnLogGroup",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            f"{_ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{logical}LogGroup}}:*",
+        ),
+        _statement(
+            "OwnDeadLetterQueue", ["sqs:SendMessage"], f"!GetAtt {logical}DeadLetterQueue.Arn"
+        ),
+        _statement(
+            "StackKey", ["kms:Decrypt", "kms:GenerateDataKey"], "!GetAtt ConfigGuardKey.Arn"
+        ),
+    ]
+
+
+def lambda_role(logical: str, description: str, policy_name: str, statements: str) -> str:
+    """A role only Lambda may assume, with one inline policy of these statements."""
+    return f"""  {logical}Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: {description}
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: {policy_name}
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+{statements}"""
 
 
 def log_group_and_queue(logical: str, function_name: str) -> str:
@@ -234,23 +258,7 @@ def block(spec: RemediationSpec) -> str:
         Variables:
 {environment(spec)}
 
-  {logical}Role:
-    Type: AWS::IAM::Role
-    Properties:
-      Description: configguard remediation {name}
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              Service: lambda.amazonaws.com
-            Action: sts:AssumeRole
-      Policies:
-        - PolicyName: {name}
-          PolicyDocument:
-            Version: "2012-10-17"
-            Statement:
-{role_statements(spec)}
+{lambda_role(logical, f"configguard remediation {name}", name, role_statements(spec))}
 
 {log_group_and_queue(logical, f"configguard-{name}")}
 
@@ -346,17 +354,7 @@ def router_block() -> str:
                 ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
                 '"*"',
             ),
-            _statement(
-                "OwnLogGroup",
-                ["logs:CreateLogStream", "logs:PutLogEvents"],
-                f"{_ARN}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:${{{lid}LogGroup}}:*",
-            ),
-            _statement(
-                "OwnDeadLetterQueue", ["sqs:SendMessage"], f"!GetAtt {lid}DeadLetterQueue.Arn"
-            ),
-            _statement(
-                "StackKey", ["kms:Decrypt", "kms:GenerateDataKey"], "!GetAtt ConfigGuardKey.Arn"
-            ),
+            *own_resource_statements(lid),
         ]
     )
     target = f"""      Targets:
@@ -395,23 +393,7 @@ def router_block() -> str:
           {settings.AUTO_TRIGGER_CONTROLS}: !Join [",", !Ref AutoTriggerControls]
           {settings.REMEDIATION_ROLE_NAME}: !Ref RemediationRoleName
 
-  {lid}Role:
-    Type: AWS::IAM::Role
-    Properties:
-      Description: configguard {router.name}
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              Service: lambda.amazonaws.com
-            Action: sts:AssumeRole
-      Policies:
-        - PolicyName: {router.name}
-          PolicyDocument:
-            Version: "2012-10-17"
-            Statement:
-{statements}
+{lambda_role(lid, f"configguard {router.name}", router.name, statements)}
 
 {log_group_and_queue(lid, registry.ROUTER_FUNCTION_NAME)}
 
