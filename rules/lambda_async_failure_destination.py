@@ -94,7 +94,7 @@ def evaluate(
         return judge_target("on-failure destination", destination, allowed)
     # GetFunctionEventInvokeConfig answers ResourceNotFound both for "no settings" and
     # for "no function": make sure the function exists before reporting it.
-    if invoke_config is None and not exists_confirmed and reads.function(name) is None:
+    if invoke_config is None and not exists_confirmed and not reads.function_exists(name):
         return _GONE
     return Verdict.non_compliant(
         "No dead-letter queue and no on-failure destination: failed asynchronous events "

@@ -64,7 +64,7 @@ def verdict_for_policy(document: dict[str, Any] | None) -> Verdict:
 def evaluate(function_name: str, reads: Reads) -> Verdict:
     """Read the function's policy and judge it."""
     document = reads.function_policy(function_name)
-    if document is None and reads.function(function_name) is None:
+    if document is None and not reads.function_exists(function_name):
         return Verdict.not_applicable("The function no longer exists.")
     return verdict_for_policy(document)
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from rdklib import Evaluation
 
 from configguard import checks
 from configguard.cibuilder import MISSING, ci_value
 from configguard.parameters import LambdaReservedConcurrencyParameters
+from configguard.reads import Reads
 from configguard.registry import RULES
 from configguard.rulebase import GuardRule, RuleClients, evaluation, rule_handler
 from configguard.verdict import Verdict
@@ -51,14 +51,11 @@ def reserved_from_ci(configuration_item: dict[str, Any]) -> int | object | None:
     return int(value)
 
 
-def read_reserved(lambda_client: Any, function_name: str) -> int | object | None:
+def read_reserved(reads: Reads, function_name: str) -> int | object | None:
     """GetFunctionConcurrency; MISSING when the function no longer exists."""
-    try:
-        response = lambda_client.get_function_concurrency(FunctionName=function_name)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return MISSING
-        raise
+    response = reads.function_concurrency(function_name)
+    if response is None:
+        return MISSING
     value = response.get("ReservedConcurrentExecutions")
     return None if value is None else int(value)
 
@@ -66,12 +63,12 @@ def read_reserved(lambda_client: Any, function_name: str) -> int | object | None
 def evaluate(
     configuration_item: dict[str, Any],
     params: LambdaReservedConcurrencyParameters,
-    lambda_client: Any,
+    reads: Reads,
 ) -> Verdict:
     """The verdict for one function's CI."""
     reserved = reserved_from_ci(configuration_item)
     if reserved is MISSING:
-        reserved = read_reserved(lambda_client, configuration_item["resourceId"])
+        reserved = read_reserved(reads, configuration_item["resourceId"])
         if reserved is MISSING:
             return Verdict.not_applicable("The function no longer exists.")
     assert reserved is None or isinstance(reserved, int)
@@ -90,8 +87,8 @@ class LambdaReservedConcurrency(GuardRule):
         configuration_item: dict[str, Any],
         valid_rule_parameters: LambdaReservedConcurrencyParameters,
     ) -> list[Evaluation]:
-        lambda_client = client_factory.build_client("lambda")
-        return [evaluation(evaluate(configuration_item, valid_rule_parameters, lambda_client))]
+        verdict = evaluate(configuration_item, valid_rule_parameters, client_factory.reads)
+        return [evaluation(verdict)]
 
 
 lambda_handler = rule_handler(LambdaReservedConcurrency)

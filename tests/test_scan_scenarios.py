@@ -63,8 +63,10 @@ def test_a_full_scan_reads_each_function_once(standin, factory, seeded):
     functions = report.resources[registry.LAMBDA]
     calls = Counter(report.api_calls)
     assert calls["lambda:ListFunctions"] == 1
-    assert calls["lambda:GetFunction"] == functions
-    assert calls["lambda:GetFunctionConfiguration"] == 0  # served from GetFunction
+    # The listing carries the configuration: no GetFunction per function.
+    assert calls["lambda:GetFunction"] == 0
+    assert calls["lambda:GetFunctionConfiguration"] == 0  # served from the listing
+    assert calls["lambda:GetFunctionConcurrency"] == functions
     assert calls["lambda:GetPolicy"] == functions
     assert calls["lambda:GetFunctionEventInvokeConfig"] <= functions
     roles = {f["Role"] for f in factory.client("lambda").list_functions()["Functions"]}

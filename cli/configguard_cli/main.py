@@ -573,6 +573,13 @@ def status(
 @local_app.command("up")
 def local_up(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 4566,
+    bare: Annotated[
+        bool, typer.Option("--bare", help="An empty account: do not create the stack.")
+    ] = False,
+    request_log: Annotated[
+        Path | None,
+        typer.Option("--request-log", help="Append one JSON line per request served here."),
+    ] = None,
 ) -> None:
     """Run the stand-in in the foreground until Ctrl-C or SIGTERM."""
     from configguard_cli.local.standin import StandIn
@@ -580,13 +587,14 @@ def local_up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with StandIn(port=port) as standin:
-        resources = standin.provision()
+    with StandIn(port=port, request_log=request_log) as standin:
+        resources = None if bare else standin.provision()
         console.print(f"configguard stand-in listening on [bold]{standin.url}[/bold]")
         console.print("Use it from another shell with:")
         for key, value in sorted(standin.environ().items()):
             console.print(f"  export {key}={value}", highlight=False, soft_wrap=True)
-        console.print(f"Provisioned: {resources}", highlight=False)
+        if resources is not None:
+            console.print(f"Provisioned: {resources}", highlight=False)
         sys.stdout.flush()
         stop.wait()
     console.print("stand-in stopped")

@@ -7,7 +7,9 @@ that cannot evaluate a resource yields an ERROR finding, never a verdict.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -23,6 +25,9 @@ from configguard.rulebase import EvaluationError, GuardRule, RuleClients
 from configguard.verdict import annotation
 from configguard_cli.handlers import rule_module
 
+# Concurrent reads: enough to keep a Region's API busy, under botocore's 10 pooled
+# connections per client, and within adaptive retries' client-side rate limiting.
+DEFAULT_CONCURRENCY = 8
 ERROR = "ERROR"
 COMPLIANT = "COMPLIANT"
 NON_COMPLIANT = "NON_COMPLIANT"
@@ -145,41 +150,56 @@ def _findings(spec: RuleSpec, results: list[Evaluation], resource_type: str) -> 
 _EXPECTED = (ClientError, BotoCoreError, EvaluationError, ValueError)
 
 
-def _scan_rule(
+def _evaluate_item(
     spec: RuleSpec,
+    rule: GuardRule,
+    params: Any,
     clients: RuleClients,
-    items: Callable[[str], list[cibuilder.ConfigurationItem]],
+    resource_type: str,
+    item: cibuilder.ConfigurationItem,
 ) -> list[Finding]:
-    rule = rule_class(rule_module(spec.name), spec.name)()
-    params = rule.evaluate_parameters({})
-    found: list[Finding] = []
-    if spec.trigger is Trigger.PERIODIC:
-        resource_type = spec.resource_types[0]
-        try:
-            results = rule.evaluate_periodic(None, clients, params)
-        except _EXPECTED as exc:
-            return [Finding(spec.name, resource_type, "*", ERROR, _failure(exc), spec.remediation)]
-        return _findings(spec, results, resource_type)
-    for resource_type in spec.resource_types:
-        for item in items(resource_type):
+    try:
+        results = rule.evaluate_change(None, clients, item, params)
+    except _EXPECTED as exc:
+        return [
+            Finding(
+                spec.name, resource_type, item["resourceId"], ERROR, _failure(exc), spec.remediation
+            )
+        ]
+    for result in results:
+        result.complianceResourceId = result.complianceResourceId or item["resourceId"]
+    return _findings(spec, results, resource_type)
+
+
+def _evaluate_periodic(
+    spec: RuleSpec, rule: GuardRule, params: Any, clients: RuleClients
+) -> list[Finding]:
+    resource_type = spec.resource_types[0]
+    try:
+        results = rule.evaluate_periodic(None, clients, params)
+    except _EXPECTED as exc:
+        return [Finding(spec.name, resource_type, "*", ERROR, _failure(exc), spec.remediation)]
+    return _findings(spec, results, resource_type)
+
+
+def _listings(
+    reads: Reads, resource_types: Iterable[str]
+) -> dict[str, Future[list[cibuilder.ConfigurationItem]]]:
+    """Every resource type listed at once, each in its own thread (a listing fans its
+    per-resource reads out on the scan's pool, so it must not hold a worker itself)."""
+    listings: dict[str, Future[list[cibuilder.ConfigurationItem]]] = {}
+    for resource_type in resource_types:
+        future: Future[list[cibuilder.ConfigurationItem]] = Future()
+
+        def run(resource_type: str = resource_type, future: Future[Any] = future) -> None:
             try:
-                results = rule.evaluate_change(None, clients, item, params)
-            except _EXPECTED as exc:
-                found.append(
-                    Finding(
-                        spec.name,
-                        resource_type,
-                        item["resourceId"],
-                        ERROR,
-                        _failure(exc),
-                        spec.remediation,
-                    )
-                )
-                continue
-            for result in results:
-                result.complianceResourceId = result.complianceResourceId or item["resourceId"]
-            found.extend(_findings(spec, results, resource_type))
-    return found
+                future.set_result(list(cibuilder.list_items(reads, resource_type)))
+            except BaseException as exc:  # handed to the scan, which re-raises it
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=f"list {resource_type}", daemon=True).start()
+        listings[resource_type] = future
+    return listings
 
 
 def scan(
@@ -187,23 +207,44 @@ def scan(
     rule_names: Iterable[str],
     *,
     progress: Callable[[str], None] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> ScanReport:
-    """One finding per (rule, resource), sharing every read across rules."""
+    """One finding per (rule, resource), sharing every read across rules.
+
+    Listings run at once, and reads and evaluations run on `concurrency` threads; a read
+    that several rules need is made once (`Reads` is single-flight).
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     specs = [registry.rule(name) for name in rule_names]
-    reads = Reads(factory)
-    clients = RuleClients(factory, reads)
-    listed: dict[str, list[cibuilder.ConfigurationItem]] = {}
-
-    def items(resource_type: str) -> list[cibuilder.ConfigurationItem]:
-        if resource_type not in listed:
-            listed[resource_type] = list(cibuilder.list_items(reads, resource_type))
-        return listed[resource_type]
-
     report = ScanReport(rules=[spec.name for spec in specs])
-    for spec in specs:
-        report.findings.extend(_scan_rule(spec, clients, items))
-        if progress:
-            progress(spec.name)
-    report.resources = {t: len(v) for t, v in listed.items()}
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="scan") as pool:
+        reads = Reads(factory, executor=pool)
+        clients = RuleClients(factory, reads)
+        change_types = dict.fromkeys(
+            t for spec in specs if spec.trigger is not Trigger.PERIODIC for t in spec.resource_types
+        )
+        listings = _listings(reads, change_types)
+        planned: list[tuple[RuleSpec, list[Future[list[Finding]]]]] = []
+        for spec in specs:
+            rule = rule_class(rule_module(spec.name), spec.name)()
+            params = rule.evaluate_parameters({})
+            if spec.trigger is Trigger.PERIODIC:
+                planned.append(
+                    (spec, [pool.submit(_evaluate_periodic, spec, rule, params, clients)])
+                )
+                continue
+            futures = [
+                pool.submit(_evaluate_item, spec, rule, params, clients, resource_type, item)
+                for resource_type in spec.resource_types
+                for item in listings[resource_type].result()
+            ]
+            planned.append((spec, futures))
+        for spec, futures in planned:
+            for future in futures:
+                report.findings.extend(future.result())
+            if progress:
+                progress(spec.name)
+    report.resources = {t: len(f.result()) for t, f in listings.items()}
     report.api_calls = dict(reads.calls)
     return report

@@ -104,8 +104,13 @@ def _arn_parts(arn: str) -> tuple[str, str]:
     return parts[3], parts[4]
 
 
-def lambda_function_ci(response: dict[str, Any]) -> ConfigurationItem:
-    """A CI from a lambda:GetFunction response (Configuration, Concurrency, Tags)."""
+def lambda_function_ci(response: dict[str, Any], *, listed: bool = False) -> ConfigurationItem:
+    """A CI from a lambda:GetFunction response (Configuration, Concurrency, Tags).
+
+    `listed`: the response is `{"Configuration": <a ListFunctions entry>}`, which carries
+    neither concurrency nor tags. The CI then lacks the Concurrency block (a rule that
+    needs it reads GetFunctionConcurrency) and has no tags.
+    """
     conf = response["Configuration"]
     region, account = _arn_parts(conf["FunctionArn"])
     configuration: dict[str, Any] = {
@@ -136,7 +141,9 @@ def lambda_function_ci(response: dict[str, Any]) -> ConfigurationItem:
     }
     # GetFunction is authoritative: no Concurrency block means none is reserved.
     reserved = (response.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
-    supplementary: dict[str, Any] = {"Concurrency": {"reservedConcurrentExecutions": reserved}}
+    supplementary: dict[str, Any] = (
+        {} if listed else {"Concurrency": {"reservedConcurrentExecutions": reserved}}
+    )
     return {
         "version": "1.3",
         "accountId": account,
@@ -162,11 +169,9 @@ def read_lambda_function(reads: Reads, resource_id: str) -> ConfigurationItem | 
 
 
 def list_lambda_functions(reads: Reads) -> Iterator[ConfigurationItem]:
-    """CIs of every function in the Region, one GetFunction each after listing."""
+    """CIs of every function in the Region, from the listing alone (no call per function)."""
     for function in reads.functions():
-        ci = read_lambda_function(reads, function["FunctionName"])
-        if ci is not None:
-            yield ci
+        yield lambda_function_ci({"Configuration": function}, listed=True)
 
 
 Reader = Callable[[Reads, str], ConfigurationItem | None]
@@ -299,8 +304,10 @@ def read_rest_stage(reads: Reads, resource_id: str) -> ConfigurationItem | None:
 
 
 def list_rest_stages(reads: Reads) -> Iterator[ConfigurationItem]:
-    for api in reads.rest_apis():
-        for stage in reads.rest_stages(api["id"]):
+    apis = reads.rest_apis()
+    stages = reads.map(lambda api: reads.rest_stages(api["id"]), apis)
+    for api, listed in zip(apis, stages, strict=True):
+        for stage in listed:
             yield rest_stage_ci(reads, api["id"], stage)
 
 
@@ -311,13 +318,20 @@ def read_http_stage(reads: Reads, resource_id: str) -> ConfigurationItem | None:
 
 
 def list_http_stages(reads: Reads) -> Iterator[ConfigurationItem]:
-    for api in reads.http_apis():
-        for stage in reads.http_stages(api["ApiId"]):
+    apis = reads.http_apis()
+    stages = reads.map(lambda api: reads.http_stages(api["ApiId"]), apis)
+    for api, listed in zip(apis, stages, strict=True):
+        for stage in listed:
             yield http_stage_ci(reads, api["ApiId"], stage)
 
 
-def kms_key_ci(reads: Reads, metadata: dict[str, Any]) -> ConfigurationItem:
-    """A CI from DescribeKey (+ GetKeyRotationStatus), property names as the schema's."""
+def kms_key_ci(
+    reads: Reads, metadata: dict[str, Any], *, with_rotation: bool = True
+) -> ConfigurationItem:
+    """A CI from DescribeKey (+ GetKeyRotationStatus), property names as the schema's.
+
+    Without `with_rotation` the CI lacks KeyRotationStatus: a rule that needs it reads it.
+    """
     rotation: bool | None = None
     # Only customer-managed symmetric keys with KMS key material can rotate; KMS answers
     # UnsupportedOperationException for the others, so they are not asked.
@@ -328,7 +342,7 @@ def kms_key_ci(reads: Reads, metadata: dict[str, Any]) -> ConfigurationItem:
         == "SYMMETRIC_DEFAULT"
         and metadata.get("Origin", "AWS_KMS") == "AWS_KMS"
     )
-    if rotatable:
+    if rotatable and with_rotation:
         status = reads.key_rotation(metadata["KeyId"])
         rotation = None if status is None else bool(status.get("KeyRotationEnabled"))
     configuration = {
@@ -362,7 +376,7 @@ def kms_key_ci(reads: Reads, metadata: dict[str, Any]) -> ConfigurationItem:
         None,
     )
     item["ARN"] = arn
-    item["supplementaryConfiguration"] = {"KeyRotationStatus": rotation}
+    item["supplementaryConfiguration"] = {"KeyRotationStatus": rotation} if with_rotation else {}
     return item
 
 
@@ -371,11 +385,15 @@ def read_kms_key(reads: Reads, resource_id: str) -> ConfigurationItem | None:
     return None if metadata is None else kms_key_ci(reads, metadata)
 
 
+def _listed_kms_key(reads: Reads, key_id: str) -> ConfigurationItem | None:
+    metadata = reads.key(key_id)
+    return None if metadata is None else kms_key_ci(reads, metadata, with_rotation=False)
+
+
 def list_kms_keys(reads: Reads) -> Iterator[ConfigurationItem]:
-    for listed in reads.kms_keys():
-        item = read_kms_key(reads, listed["KeyId"])
-        if item is not None:
-            yield item
+    """CIs of every key: DescribeKey each; rotation is left to the rules that judge it."""
+    items = reads.map(lambda listed: _listed_kms_key(reads, listed["KeyId"]), reads.kms_keys())
+    yield from (item for item in items if item is not None)
 
 
 BUILDERS: dict[str, tuple[Reader, Lister]] = {

@@ -8,9 +8,12 @@ Every call is counted per operation, which is how the scan reports its cost.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
@@ -22,6 +25,34 @@ _V1_PAGES = ("position", "position")  # API Gateway v1: request param, response 
 _V2_PAGES = ("NextToken", "NextToken")
 _LOGS_PAGES = ("nextToken", "nextToken")
 _TRAIL_NOT_FOUND = frozenset({"TrailNotFoundException", *NOT_FOUND_CODES})
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_worker = threading.local()  # `active` inside a function run by Reads.map
+
+
+class _Flight:
+    """One request in progress, which other threads asking for it wait on."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def succeed(self, value: Any) -> None:
+        self._value = value
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def error_code(exc: ClientError) -> str:
@@ -62,10 +93,14 @@ def _document(raw: Any) -> dict[str, Any]:
 class Reads:
     """A read-through cache over one ClientFactory."""
 
-    def __init__(self, factory: ClientFactory) -> None:
+    def __init__(self, factory: ClientFactory, executor: Executor | None = None) -> None:
         self.factory = factory
+        self.executor = executor
         self.calls: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._inflight: dict[str, _Flight] = {}
+        self._listed_functions: set[str] = set()
 
     def call(
         self,
@@ -75,26 +110,64 @@ class Reads:
         missing: frozenset[str] = frozenset(),
         **params: Any,
     ) -> Any:
-        """client.<operation>(**params), once; None when the error code is in `missing`."""
+        """client.<operation>(**params), once; None when the error code is in `missing`.
+
+        Thread-safe: concurrent callers of the same request wait for one call.
+        """
         key = _key(service, operation, params)
-        if key in self._cache:
-            return self._cache[key]
-        self.calls[f"{service}:{_camel(operation)}"] += 1
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            flight = self._inflight.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._inflight[key] = _Flight()
+                self.calls[f"{service}:{_camel(operation)}"] += 1
+        if not leader:
+            return flight.result()
         try:
-            value = getattr(self.factory.client(service), operation)(**params)
-        except ClientError as exc:
-            if error_code(exc) not in missing:
-                raise
-            value = None
-        self._cache[key] = value
+            try:
+                value = getattr(self.factory.client(service), operation)(**params)
+            except ClientError as exc:
+                if error_code(exc) not in missing:
+                    raise
+                value = None
+        except BaseException as exc:
+            with self._lock:
+                del self._inflight[key]
+            flight.fail(exc)
+            raise
+        with self._lock:
+            self._cache[key] = value
+            del self._inflight[key]
+        flight.succeed(value)
         return value
 
     def seed(self, service: str, operation: str, value: Any, **params: Any) -> None:
         """Record a response obtained another way (e.g. a page of a listing)."""
-        self._cache[_key(service, operation, params)] = value
+        with self._lock:
+            self._cache[_key(service, operation, params)] = value
 
     def total_calls(self) -> int:
         return sum(self.calls.values())
+
+    def map(self, func: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+        """[func(item) ...], concurrently on `executor` when one is set.
+
+        Inside a worker of that executor it runs inline, so nested maps cannot starve it.
+        """
+        pool = self.executor
+        if pool is None or getattr(_worker, "active", False):
+            return [func(item) for item in items]
+
+        def work(item: _T) -> _R:
+            _worker.active = True
+            try:
+                return func(item)
+            finally:
+                _worker.active = False
+
+        return list(pool.map(work, items))
 
     def _collect(
         self,
@@ -121,10 +194,38 @@ class Reads:
     # ------------------------------------------------------------------ Lambda
 
     def functions(self) -> list[dict[str, Any]]:
-        """Every function in the Region (ListFunctions, all pages), once."""
-        return self._collect(
+        """Every function in the Region (ListFunctions, all pages), once.
+
+        Each listed configuration is also cached as its GetFunctionConfiguration answer
+        (ListFunctions returns the same FunctionConfiguration, environment included).
+        """
+        functions = self._collect(
             "lambda", "list_functions", "Functions", ("Marker", "NextMarker"), MaxItems=50
         )
+        for function in functions:
+            self.seed(
+                "lambda",
+                "get_function_configuration",
+                function,
+                FunctionName=function["FunctionName"],
+            )
+        with self._lock:
+            self._listed_functions.update(f["FunctionName"] for f in functions)
+        return functions
+
+    def function_exists(self, name: str) -> bool:
+        """Listed in this scan, or found by GetFunction now."""
+        with self._lock:
+            if name in self._listed_functions:
+                return True
+        return self.function(name) is not None
+
+    def function_concurrency(self, name: str) -> dict[str, Any] | None:
+        """GetFunctionConcurrency; None when the function no longer exists."""
+        response: dict[str, Any] | None = self.call(
+            "lambda", "get_function_concurrency", missing=NOT_FOUND_CODES, FunctionName=name
+        )
+        return response
 
     def function(self, name: str) -> dict[str, Any] | None:
         """GetFunction; None when the function no longer exists."""
@@ -135,7 +236,8 @@ class Reads:
 
     def function_configuration(self, name: str) -> dict[str, Any] | None:
         """The function's configuration (with Environment): reuses GetFunction when read."""
-        cached = self._cache.get(_key("lambda", "get_function", {"FunctionName": name}))
+        with self._lock:
+            cached = self._cache.get(_key("lambda", "get_function", {"FunctionName": name}))
         if cached is not None:
             return dict(cached["Configuration"])
         response: dict[str, Any] | None = self.call(

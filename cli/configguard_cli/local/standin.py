@@ -8,12 +8,14 @@ queue instead of a Lambda target, which moto cannot invoke.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from configguard import registry, settings
 from configguard_cli.local import gapfills, seed
+from configguard_cli.local.requestlog import RequestLog
 
 __all__ = [
     "AUDIT_TABLE_NAME",
@@ -117,6 +120,74 @@ def _install_account_resolution() -> None:
     BaseResponse.get_current_account = _account_of_request  # type: ignore[method-assign]
 
 
+def _install_dispatch_cache() -> None:
+    """moto's server lists its package's folders on disk for every request it routes
+    (backends.list_of_moto_modules, under the dispatcher's global lock). The folders of
+    an installed package do not change: list them once."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "cache_info", None) is not None:
+        return
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = functools.cache(lambda: modules)
+    _install_method_names_cache()
+
+
+def _install_method_names_cache() -> None:
+    """moto's BaseResponse.setup_class inspects the response class's members on every
+    request. Remember the names per class; a class that gains or loses an attribute
+    (a gap-fill installed later) changes the key, so the answer is never stale."""
+    from moto.core import responses
+
+    original = responses.method_names_from_class  # type: ignore[attr-defined]
+    if getattr(original, "configguard_cached", False):
+        return
+    known: dict[tuple[Any, ...], list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        key = (clazz, *(len(vars(c)) for c in clazz.__mro__))
+        names = known.get(key)
+        if names is None:
+            names = known[key] = original(clazz)
+        return list(names)
+
+    method_names_from_class.configguard_cached = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names_from_class  # type: ignore[attr-defined]
+
+
+def _logging_server_class() -> type[Any]:
+    """moto's threaded server with `RequestLog` in front of its app."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class LoggingServer(ThreadedMotoServer):
+        log_path: Path | None = None
+
+        request_log: RequestLog | None = None
+
+        def _server_entry(self) -> None:
+            assert self.log_path is not None
+            app = RequestLog(DomainDispatcherApplication(create_backend_app), self.log_path)
+            self.request_log = app
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+        def stop(self) -> None:
+            super().stop()
+            if self.request_log is not None:
+                self.request_log.close()  # every answered request is in the file
+
+    return LoggingServer
+
+
 class StandIn:
     """An in-process moto server on 127.0.0.1 with gap-fills, for the CLI and tests."""
 
@@ -127,8 +198,10 @@ class StandIn:
         account_id: str = "123456789012",
         *,
         quiet: bool = True,
+        request_log: Path | None = None,
     ) -> None:
         self.region = region
+        self.request_log = request_log
         self.account_id = account_id
         self._requested_port = port
         self._port: int | None = None
@@ -167,13 +240,19 @@ class StandIn:
 
         gapfills.install()
         _install_account_resolution()
+        _install_dispatch_cache()
         # Real accounts have the AWS managed policies (AdministratorAccess, ...): moto
         # loads them only on request. The server runs in this process, so it reads this.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         if self._quiet:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Port 0 lets the OS bind a free port atomically; the real one is read back.
-        server = ThreadedMotoServer(ip_address=_HOST, port=self._requested_port, verbose=False)
+        server: Any
+        if self.request_log is None:
+            server = ThreadedMotoServer(ip_address=_HOST, port=self._requested_port, verbose=False)
+        else:
+            server = _logging_server_class()(_HOST, self._requested_port, verbose=False)
+            server.log_path = self.request_log
         try:
             server.start()
         except OSError as exc:
