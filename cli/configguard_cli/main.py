@@ -18,6 +18,7 @@ from rich.table import Table
 
 from configguard import registry
 from configguard.audit import Outcome
+from configguard.clients import DEFAULT_CONCURRENCY as DEFAULT_SCAN_CONCURRENCY
 from configguard.clients import ClientFactory, reset_default_factory
 from configguard_cli import render
 from configguard_cli.render import records_table
@@ -237,7 +238,7 @@ def _plan_then_apply(
     return 0
 
 
-def _scan_with_progress(factory: ClientFactory, names: list[str]) -> Any:
+def _scan_with_progress(factory: ClientFactory, names: list[str], concurrency: int) -> Any:
     """The scan, with a progress bar on stderr when stderr is a terminal."""
     from rich.progress import (
         BarColumn,
@@ -250,7 +251,7 @@ def _scan_with_progress(factory: ClientFactory, names: list[str]) -> Any:
     from configguard_cli.scan import scan as run_scan
 
     if not err.is_terminal:
-        return run_scan(factory, names)
+        return run_scan(factory, names, concurrency=concurrency)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -264,7 +265,7 @@ def _scan_with_progress(factory: ClientFactory, names: list[str]) -> Any:
         def advance(name: str) -> None:
             progress.update(task, advance=1, description=f"scanned {name}")
 
-        return run_scan(factory, names, progress=advance)
+        return run_scan(factory, names, progress=advance, concurrency=concurrency)
 
 
 def _account_or_none(factory: ClientFactory) -> str | None:
@@ -300,6 +301,12 @@ def scan(
     stats: Annotated[
         bool, typer.Option("--stats", help="Print API calls and resource counts to stderr.")
     ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=64, help="Reads in flight at once (adaptive retries)."
+        ),
+    ] = DEFAULT_SCAN_CONCURRENCY,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate live resources with the same rule code the Lambdas run; change nothing.
@@ -321,7 +328,7 @@ def scan(
             registry.rule(name)
         factory = _factory(region, endpoint_url, profile)
         started_at, started = datetime.now(UTC), time.monotonic()
-        report = _scan_with_progress(factory, names)
+        report = _scan_with_progress(factory, names, concurrency)
         if fmt is ScanFormat.HTML:
             assert output is not None
             context = ReportContext(

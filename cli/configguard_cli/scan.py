@@ -18,16 +18,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rdklib import Evaluation
 
 from configguard import cibuilder, registry
-from configguard.clients import ClientFactory
+from configguard.clients import DEFAULT_CONCURRENCY, ClientFactory
 from configguard.reads import Reads, error_code
 from configguard.registry import RuleSpec, Trigger
 from configguard.rulebase import EvaluationError, GuardRule, RuleClients
 from configguard.verdict import annotation
 from configguard_cli.handlers import rule_module
 
-# Concurrent reads: enough to keep a Region's API busy, under botocore's 10 pooled
-# connections per client, and within adaptive retries' client-side rate limiting.
-DEFAULT_CONCURRENCY = 8
 ERROR = "ERROR"
 COMPLIANT = "COMPLIANT"
 NON_COMPLIANT = "NON_COMPLIANT"
@@ -202,6 +199,20 @@ def _listings(
     return listings
 
 
+Rule = tuple[RuleSpec, GuardRule, Any]  # spec, instance, validated parameters
+ByRule = dict[str, list[Finding]]
+
+
+def _evaluate_resource(
+    rules: list[Rule], clients: RuleClients, resource_type: str, item: cibuilder.ConfigurationItem
+) -> ByRule:
+    """Every rule that judges this resource type, on one resource, in one task."""
+    return {
+        spec.name: _evaluate_item(spec, rule, params, clients, resource_type, item)
+        for spec, rule, params in rules
+    }
+
+
 def scan(
     factory: ClientFactory,
     rule_names: Iterable[str],
@@ -211,38 +222,46 @@ def scan(
 ) -> ScanReport:
     """One finding per (rule, resource), sharing every read across rules.
 
-    Listings run at once, and reads and evaluations run on `concurrency` threads; a read
-    that several rules need is made once (`Reads` is single-flight).
+    Periodic sweeps start first; every resource type is listed at once; then one task per
+    resource runs every rule on it, on `concurrency` threads. A read that several rules
+    need is made once (`Reads` is single-flight). Findings come in rule order.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     specs = [registry.rule(name) for name in rule_names]
     report = ScanReport(rules=[spec.name for spec in specs])
+    rules: list[Rule] = []
+    for spec in specs:
+        rule = rule_class(rule_module(spec.name), spec.name)()
+        rules.append((spec, rule, rule.evaluate_parameters({})))
     with ThreadPoolExecutor(concurrency, thread_name_prefix="scan") as pool:
         reads = Reads(factory, executor=pool)
         clients = RuleClients(factory, reads)
-        change_types = dict.fromkeys(
-            t for spec in specs if spec.trigger is not Trigger.PERIODIC for t in spec.resource_types
-        )
-        listings = _listings(reads, change_types)
-        planned: list[tuple[RuleSpec, list[Future[list[Finding]]]]] = []
-        for spec in specs:
-            rule = rule_class(rule_module(spec.name), spec.name)()
-            params = rule.evaluate_parameters({})
-            if spec.trigger is Trigger.PERIODIC:
-                planned.append(
-                    (spec, [pool.submit(_evaluate_periodic, spec, rule, params, clients)])
-                )
-                continue
-            futures = [
-                pool.submit(_evaluate_item, spec, rule, params, clients, resource_type, item)
-                for resource_type in spec.resource_types
+        sweeps = {
+            spec.name: pool.submit(_evaluate_periodic, spec, rule, params, clients)
+            for spec, rule, params in rules
+            if spec.trigger is Trigger.PERIODIC
+        }
+        change = [r for r in rules if r[0].trigger is not Trigger.PERIODIC]
+        by_type: dict[str, list[Rule]] = {}
+        for rule_entry in change:
+            for resource_type in rule_entry[0].resource_types:
+                by_type.setdefault(resource_type, []).append(rule_entry)
+        listings = _listings(reads, by_type)
+        tasks: dict[str, list[Future[ByRule]]] = {
+            resource_type: [
+                pool.submit(_evaluate_resource, judges, clients, resource_type, item)
                 for item in listings[resource_type].result()
             ]
-            planned.append((spec, futures))
-        for spec, futures in planned:
-            for future in futures:
-                report.findings.extend(future.result())
+            for resource_type, judges in by_type.items()
+        }
+        for spec, _, _ in rules:
+            if spec.name in sweeps:
+                report.findings.extend(sweeps[spec.name].result())
+            else:
+                for resource_type in spec.resource_types:
+                    for task in tasks[resource_type]:
+                        report.findings.extend(task.result()[spec.name])
             if progress:
                 progress(spec.name)
     report.resources = {t: len(f.result()) for t, f in listings.items()}

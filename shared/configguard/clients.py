@@ -16,11 +16,14 @@ import boto3
 from botocore.config import Config
 
 MAX_ATTEMPTS = 8
+# Reads a scan keeps in flight at once; every client pools that many connections.
+DEFAULT_CONCURRENCY = 8
 _RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
     user_agent_extra="configguard",
     connect_timeout=5,
     read_timeout=30,
+    max_pool_connections=max(10, DEFAULT_CONCURRENCY),
 )
 
 
@@ -47,7 +50,11 @@ class ClientFactory:
         with self._lock:
             cached = self._cache.get(key)
             if cached is None:
-                session = self.session or boto3.session.Session()
+                if self.session is None:
+                    # One session per factory: its loader parses the service models and
+                    # endpoint data once for every client, not once per client.
+                    self.session = boto3.session.Session()
+                session = self.session
                 kwargs: dict[str, Any] = {"region_name": region_name, "config": _RETRY_CONFIG}
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
