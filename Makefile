@@ -14,7 +14,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
 RUNTIME_BOTO3 := boto3==1.44.5
 
-.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset clean
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset bench bench-quick bench-tools clean
 
 help:
 	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
@@ -23,6 +23,7 @@ help:
 	@echo "make validate - sam validate --lint"
 	@echo "make stackset - build/stackset.yaml: Transform-free template for a SERVICE_MANAGED StackSet"
 	@echo "make report - scan the seeded stand-in to build/report.html and screenshot it"
+	@echo "make bench  - configguard vs Cloud Custodian vs Prowler: docs/benchmarks.md (bench-quick: 1/10)"
 
 $(BIN)/.installed: pyproject.toml requirements-dev.txt shared/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "configguard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
@@ -45,7 +46,7 @@ lambda-site: $(LAMBDA_SITE)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/configguard cli/configguard_cli rules remediations router
+	$(BIN)/mypy shared/configguard cli/configguard_cli rules remediations router bench/configguard_bench
 	$(BIN)/cfn-lint template.yaml
 
 fmt: venv
@@ -84,5 +85,26 @@ build: $(SAM)
 stackset: venv $(SAM)
 	$(BIN)/configguard stackset-template --output build/stackset.yaml
 
+# Benchmarks: each peer in its own virtual environment under .bench/, never in the project's.
+BENCH := .bench
+$(BIN)/.bench-installed: bench/requirements.txt $(BIN)/.installed
+	$(BIN)/pip install $(PIP_QUIET) -r bench/requirements.txt
+	@touch $@
+
+$(BENCH)/%/.installed: bench/requirements-%.txt
+	rm -rf $(BENCH)/$*
+	$(PYTHON) -m venv $(BENCH)/$*
+	$(BENCH)/$*/bin/pip install $(PIP_QUIET) --upgrade pip
+	$(BENCH)/$*/bin/pip install $(PIP_QUIET) -r $<
+	@touch $@
+
+bench-tools: $(BIN)/.bench-installed $(BENCH)/c7n/.installed $(BENCH)/prowler/.installed lambda-site build
+
+bench: bench-tools
+	$(BIN)/python -m configguard_bench.run
+
+bench-quick: bench-tools
+	$(BIN)/python -m configguard_bench.run --quick
+
 clean:
-	rm -rf $(VENV) $(LAMBDA_SITE) $(TOOLS) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LAMBDA_SITE) $(TOOLS) $(BENCH) .aws-sam build .pytest_cache .mypy_cache .ruff_cache

@@ -587,14 +587,24 @@ def local_up(
         Path | None,
         typer.Option("--request-log", help="Append one JSON line per request served here."),
     ] = None,
+    latency_ms: Annotated[
+        float,
+        typer.Option(
+            "--latency-ms", min=0, help="Delay every answer, like a real API (needs --request-log)."
+        ),
+    ] = 0.0,
 ) -> None:
     """Run the stand-in in the foreground until Ctrl-C or SIGTERM."""
     from configguard_cli.local.standin import StandIn
 
+    if latency_ms and request_log is None:
+        err.print("--latency-ms needs --request-log")
+        raise typer.Exit(2)
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with StandIn(port=port, request_log=request_log) as standin:
+    with StandIn(port=port, request_log=request_log, latency=latency_ms / 1000) as standin:
         resources = None if bare else standin.provision()
         console.print(f"configguard stand-in listening on [bold]{standin.url}[/bold]")
         console.print("Use it from another shell with:")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,11 +54,15 @@ class RequestLog:
     writer thread owns the file and drains the deque every few milliseconds, so logging
     adds no lock, no thread switch and no system call to a request. A record is appended
     before its response is sent, so a reader sees every answered request within moments.
+
+    `latency` (seconds) delays every answer, as a real API's round trip would, without
+    holding the interpreter: other requests are served meanwhile.
     """
 
-    def __init__(self, app: WsgiApp, path: Path) -> None:
+    def __init__(self, app: WsgiApp, path: Path, latency: float = 0.0) -> None:
         self.app = app
         self.path = path
+        self.latency = latency
         self._records: deque[str] = deque()
         self._closed = threading.Event()
         self._writer = threading.Thread(target=self._write, name="request-log", daemon=True)
@@ -79,6 +84,8 @@ class RequestLog:
             status.append(code)
             return start_response(code, headers, *args)
 
+        if self.latency > 0:
+            time.sleep(self.latency)
         try:
             return self.app(environ, respond)
         finally:

@@ -169,10 +169,13 @@ def _logging_server_class() -> type[Any]:
         log_path: Path | None = None
 
         request_log: RequestLog | None = None
+        latency: float = 0.0
 
         def _server_entry(self) -> None:
             assert self.log_path is not None
-            app = RequestLog(DomainDispatcherApplication(create_backend_app), self.log_path)
+            app = RequestLog(
+                DomainDispatcherApplication(create_backend_app), self.log_path, self.latency
+            )
             self.request_log = app
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
@@ -199,9 +202,11 @@ class StandIn:
         *,
         quiet: bool = True,
         request_log: Path | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.region = region
         self.request_log = request_log
+        self.latency = latency  # seconds added to every answer (needs request_log)
         self.account_id = account_id
         self._requested_port = port
         self._port: int | None = None
@@ -253,6 +258,7 @@ class StandIn:
         else:
             server = _logging_server_class()(_HOST, self._requested_port, verbose=False)
             server.log_path = self.request_log
+            server.latency = self.latency
         try:
             server.start()
         except OSError as exc:
