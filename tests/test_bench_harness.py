@@ -167,5 +167,5 @@ def test_each_peer_runs_the_version_the_makefile_installs(name):
     module = {"c7n": custodian, "prowler": prowler}[name]
     pins = (Path(REPO) / "bench" / f"requirements-{name}.txt").read_text()
     assert f"=={module.VERSION}" in pins
-    assert module.VENV == Path(".bench") / name
+    assert Path(".bench") / name == module.VENV
     assert set(module.CHECKS) == set(dataset.CHECKS)
