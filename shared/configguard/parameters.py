@@ -71,7 +71,9 @@ def _regexes(values: tuple[str, ...], what: str) -> tuple[str, ...]:
 class RuleParameters(BaseModel):
     """Parameters every rule accepts: rdklib's assume-role controls."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # defer_build: a rule's Lambda validates one model; the other models' validators are
+    # never built, which keeps them out of its cold start.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     execution_role_name: str | None = Field(default=None, alias="ExecutionRoleName")
     execution_role_region: str | None = Field(default=None, alias="ExecutionRoleRegion")
