@@ -1347,7 +1347,7 @@ def _sweep_lines(sweep: dict[str, Any]) -> list[str]:
                 "PutEvaluations batches",
                 "verdicts right",
                 "Lambda s / timeout",
-                "",
+                "fits",
                 "MB needed",
             ],
             rows,

@@ -36,9 +36,12 @@ def credentials_env() -> dict[str, str]:
 class Server:
     """`configguard local up --bare --request-log` in a child process."""
 
-    def __init__(self, log_path: Path, latency_ms: float = 0.0) -> None:
+    def __init__(
+        self, log_path: Path, latency_ms: float = 0.0, *, stock_dispatch: bool = False
+    ) -> None:
         self.log_path = log_path
         self.latency_ms = latency_ms
+        self.stock_dispatch = stock_dispatch
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
         self._clients: dict[str, Any] = {}
@@ -59,6 +62,7 @@ class Server:
             str(self.log_path),
             "--latency-ms",
             str(self.latency_ms),
+            *(["--stock-dispatch"] if self.stock_dispatch else []),
         ]
         env = {**os.environ, **credentials_env(), "COLUMNS": "200"}
         env.pop("AWS_ENDPOINT_URL", None)

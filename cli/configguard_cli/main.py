@@ -593,6 +593,12 @@ def local_up(
             "--latency-ms", min=0, help="Delay every answer, like a real API (needs --request-log)."
         ),
     ] = 0.0,
+    stock_dispatch: Annotated[
+        bool,
+        typer.Option(
+            "--stock-dispatch", help="moto's own request routing, without the stand-in's caches."
+        ),
+    ] = False,
 ) -> None:
     """Run the stand-in in the foreground until Ctrl-C or SIGTERM."""
     from configguard_cli.local.standin import StandIn
@@ -604,7 +610,12 @@ def local_up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with StandIn(port=port, request_log=request_log, latency=latency_ms / 1000) as standin:
+    with StandIn(
+        port=port,
+        request_log=request_log,
+        latency=latency_ms / 1000,
+        stock_dispatch=stock_dispatch,
+    ) as standin:
         resources = None if bare else standin.provision()
         console.print(f"configguard stand-in listening on [bold]{standin.url}[/bold]")
         console.print("Use it from another shell with:")

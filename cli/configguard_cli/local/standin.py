@@ -203,10 +203,12 @@ class StandIn:
         quiet: bool = True,
         request_log: Path | None = None,
         latency: float = 0.0,
+        stock_dispatch: bool = False,
     ) -> None:
         self.region = region
         self.request_log = request_log
         self.latency = latency  # seconds added to every answer (needs request_log)
+        self.stock_dispatch = stock_dispatch  # moto's own routing, uncached (benchmarks)
         self.account_id = account_id
         self._requested_port = port
         self._port: int | None = None
@@ -245,7 +247,8 @@ class StandIn:
 
         gapfills.install()
         _install_account_resolution()
-        _install_dispatch_cache()
+        if not self.stock_dispatch:
+            _install_dispatch_cache()
         # Real accounts have the AWS managed policies (AdministratorAccess, ...): moto
         # loads them only on request. The server runs in this process, so it reads this.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
