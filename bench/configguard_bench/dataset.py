@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from configguard_cli.local.seed import function_zip
+from configguard_cli.local.seed import LAMBDA_TRUST_POLICY, function_zip
 
 # The twelve benchmarked checks, by configguard rule name.
 LAMBDA_CHECKS = (
@@ -39,16 +39,6 @@ DEPRECATED_RUNTIME = "python3.7"  # deprecated 2023-12-04: every tool agrees
 SHORT_RETENTION, LONG_RETENTION = 30, 400  # days; the minimum everywhere is 365
 STAGES_PER_API = 2
 ROLE_NAME = f"{PREFIX}-function-role"
-ROLE_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 ClientOf = Callable[[str], Any]
 
 
@@ -156,7 +146,7 @@ def _seed_functions(
 ) -> None:
     lam = client("lambda")
     role = client("iam").create_role(
-        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ROLE_POLICY)
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY)
     )["Role"]["Arn"]
     code = function_zip()
 
