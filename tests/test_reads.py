@@ -186,3 +186,44 @@ def test_rest_resources_embed_methods(factory):
     api_id = _rest_stage(factory)
     (root,) = Reads(factory).rest_resources(api_id)
     assert root["resourceMethods"]["GET"]["authorizationType"] == "NONE"
+
+
+def test_concurrent_callers_of_one_read_share_one_call(factory, lambda_calls):
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_function(factory, "fn")
+    lambda_calls.calls.clear()
+    reads = Reads(factory)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: reads.function("fn"), range(32)))
+    assert all(answer is answers[0] for answer in answers)
+    assert lambda_calls.calls == ["GetFunction"]
+    assert reads.calls == {"lambda:GetFunction": 1}
+
+
+def test_a_failed_read_fails_every_waiter_and_is_not_cached(factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    reads = Reads(factory)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(reads.function_configuration, "gone") for _ in range(8)]
+    assert all(f.result() is None for f in futures)  # ResourceNotFound is "missing"
+    with (
+        inject_error(factory.client("lambda"), "GetPolicy", "AccessDeniedException"),
+        pytest.raises(ClientError, match="AccessDenied"),
+    ):
+        reads.function_policy("fn")
+    make_function(factory, "fn")
+    assert reads.function_policy("fn") is None  # read again, not the cached failure
+
+
+def test_a_map_inside_the_pool_runs_inline_so_it_cannot_starve_it(factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from configguard.reads import pool_thread
+
+    with ThreadPoolExecutor(1, initializer=pool_thread) as pool:
+        reads = Reads(factory, executor=pool)
+        outer = pool.submit(reads.map, lambda n: n * 2, [1, 2, 3])
+        assert outer.result(timeout=10) == [2, 4, 6]  # one worker: a nested submit would hang
+        assert reads.map(lambda n: n + 1, [1, 2]) == [2, 3]  # from outside: on the pool

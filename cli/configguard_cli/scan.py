@@ -19,7 +19,7 @@ from rdklib import Evaluation
 
 from configguard import cibuilder, registry
 from configguard.clients import DEFAULT_CONCURRENCY, ClientFactory
-from configguard.reads import Reads, error_code
+from configguard.reads import Reads, error_code, pool_thread
 from configguard.registry import RuleSpec, Trigger
 from configguard.rulebase import EvaluationError, GuardRule, RuleClients
 from configguard.verdict import annotation
@@ -234,7 +234,9 @@ def scan(
     for spec in specs:
         rule = rule_class(rule_module(spec.name), spec.name)()
         rules.append((spec, rule, rule.evaluate_parameters({})))
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="scan") as pool:
+    with ThreadPoolExecutor(
+        concurrency, thread_name_prefix="scan", initializer=pool_thread
+    ) as pool:
         reads = Reads(factory, executor=pool)
         clients = RuleClients(factory, reads)
         sweeps = {

@@ -29,7 +29,12 @@ _TRAIL_NOT_FOUND = frozenset({"TrailNotFoundException", *NOT_FOUND_CODES})
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_worker = threading.local()  # `active` inside a function run by Reads.map
+_worker = threading.local()  # `active` in the threads of a Reads executor
+
+
+def pool_thread() -> None:
+    """ThreadPoolExecutor initializer for a Reads executor: marks its threads."""
+    _worker.active = True
 
 
 class _Flight:
@@ -154,20 +159,13 @@ class Reads:
     def map(self, func: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
         """[func(item) ...], concurrently on `executor` when one is set.
 
-        Inside a worker of that executor it runs inline, so nested maps cannot starve it.
+        In a thread of that executor (see `pool_thread`) it runs inline: a task waiting
+        for tasks queued behind it on the same pool could otherwise starve it.
         """
         pool = self.executor
         if pool is None or getattr(_worker, "active", False):
             return [func(item) for item in items]
-
-        def work(item: _T) -> _R:
-            _worker.active = True
-            try:
-                return func(item)
-            finally:
-                _worker.active = False
-
-        return list(pool.map(work, items))
+        return list(pool.map(func, items))
 
     def _collect(
         self,
