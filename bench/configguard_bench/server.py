@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +25,7 @@ from configguard_bench import counter
 REGION = "us-east-1"
 _URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
 _START_TIMEOUT = 60.0
+SYNC_PREFIX = "/configguard-bench-sync/"  # the harness's own sentinel requests
 
 
 def credentials_env() -> dict[str, str]:
@@ -131,21 +136,30 @@ class Server:
         return self._clients[service]
 
     def mark(self) -> int:
-        """The log's settled length: count what follows with `calls_since`."""
-        return self.settle()
+        """The log's length once every request answered so far is in it."""
+        return self.sync()
 
-    def settle(self, quiet: float = 0.1, timeout: float = 10.0) -> int:
-        """The log's length once it stops growing (its writer trails answers by moments)."""
+    def sync(self, timeout: float = 30.0) -> int:
+        """Send a sentinel request and wait for its line: the log's writer keeps arrival
+        order, so every request answered before it is then in the file. Returns the number
+        of lines up to and including the sentinel's."""
+        token = f"{SYNC_PREFIX}{uuid.uuid4().hex}"
+        # moto answers an unknown path with an error; the request is logged all the same.
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{self.url}{token}", timeout=timeout)  # noqa: S310
         deadline = time.monotonic() + timeout
-        last = counter.line_count(self.log_path)
         while time.monotonic() < deadline:
-            time.sleep(quiet)
-            now = counter.line_count(self.log_path)
-            if now == last:
-                return now
-            last = now
-        return last
+            lines = self.log_path.read_text(encoding="utf-8").splitlines()
+            for number, line in enumerate(lines, start=1):
+                if token in line:
+                    return number
+            time.sleep(0.01)
+        raise RuntimeError(f"the stand-in's request log did not record {token} in {timeout}s")
 
     def calls_since(self, mark: int) -> Counter[str]:
-        self.settle()
-        return counter.count(counter.read_records(self.log_path, mark))
+        """API calls logged after `mark` (a `mark()` or `sync()` result), sentinels left out."""
+        end = self.sync()
+        records = counter.read_records(self.log_path, mark)[: end - mark]
+        return counter.count(
+            r for r in records if not str(r.get("path", "")).startswith(SYNC_PREFIX)
+        )
