@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -264,3 +265,47 @@ def test_requests_land_in_the_account_their_credentials_belong_to(standin, monke
     assert theirs == {"member-queue"}
     partitions = {p for account in iam_backends.values() for p in dict.keys(account)}
     assert partitions == {"aws"}
+
+
+def test_concurrent_conditional_writes_to_one_item_are_atomic(standin):
+    """Gap-fill (q): of 24 concurrent "increment while below 5" updates, exactly 5 succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    ddb = standin.client("dynamodb")
+    ddb.create_table(
+        TableName="counter",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def increment(_: int) -> bool:
+        try:
+            ddb.update_item(
+                TableName="counter",
+                Key={"pk": {"S": "hour"}},
+                UpdateExpression="ADD used :one",
+                ConditionExpression="attribute_not_exists(used) OR used < :cap",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": "5"}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    # The server runs in this process: switching threads as often as possible exposes
+    # any check-then-write window, as a loaded machine does now and then.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(5):
+            ddb.delete_item(TableName="counter", Key={"pk": {"S": "hour"}})
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                granted = sum(pool.map(increment, range(24)))
+            item = ddb.get_item(TableName="counter", Key={"pk": {"S": "hour"}})["Item"]
+            assert (granted, item["used"]["N"]) == (5, "5")
+    finally:
+        sys.setswitchinterval(interval)

@@ -238,7 +238,9 @@ def _plan_then_apply(
     return 0
 
 
-def _scan_with_progress(factory: ClientFactory, names: list[str], concurrency: int) -> Any:
+def _scan_with_progress(
+    factory: ClientFactory, names: list[str], concurrency: int = DEFAULT_SCAN_CONCURRENCY
+) -> Any:
     """The scan, with a progress bar on stderr when stderr is a terminal."""
     from rich.progress import (
         BarColumn,

@@ -58,6 +58,7 @@ from moto.config.exceptions import (
 )
 from moto.config.models import ConfigBackend, config_backends
 from moto.config.responses import ConfigResponse
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import events_backends
 from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
@@ -1103,6 +1104,35 @@ def _install_securityhub_action_targets() -> None:
     _patch(SecurityHubResponse, "delete_action_target", _securityhub_delete_action_target)
 
 
+# ------------------------------------------- (q) DynamoDB writes are atomic per request
+#
+# DynamoDB applies each write (its ConditionExpression check and its change) atomically:
+# of two concurrent conditional updates of one item, one sees the other's result. moto
+# checks and writes without a lock, so its threaded server lets both pass. Writes are
+# serialised here, one backend-wide lock for every write operation (reads stay free).
+
+_DYNAMODB_WRITES = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+)
+_dynamodb_write_lock = threading.RLock()
+
+
+def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
+    def write(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_write_lock:
+            return original(self, *args, **kwargs)
+
+    return write
+
+
+def _install_dynamodb_atomic_writes() -> None:
+    _wrap_all((DynamoDBBackend, name, _atomic) for name in _DYNAMODB_WRITES)
+
+
 # ------------------------------------------------------------ (b) Config PutEvaluations
 
 
@@ -1604,6 +1634,7 @@ def install() -> None:
         _install_lambda_async_invoke()
         _install_config_put_evaluations()
         _install_config_compliance_reads()
+        _install_dynamodb_atomic_writes()
 
 
 def reset_state() -> None:
