@@ -391,7 +391,7 @@ def test_each_fix_control_is_mirrored_by_its_rules_and_claimed_once():
 def _template() -> dict[str, Any]:
     from cfnlint.decode import decode_str
 
-    from configguard_cli.remediation_blocks import TEMPLATE
+    from configguard_cli.template_sections import TEMPLATE
 
     template, problems = decode_str(TEMPLATE.read_text())
     assert not problems
