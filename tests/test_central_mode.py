@@ -91,35 +91,36 @@ def run_fix(event: dict) -> list[dict]:
     return handler(event, lambda_context(f"configguard-{FIX}"))["results"]
 
 
+def fix_short_retention(factory, logs, account: str) -> tuple[dict, list[str]]:
+    """Give GROUP 7-day retention through `logs`, run the fix for it, and return the audit
+    record with the STS calls the central factory made meanwhile."""
+    logs.create_log_group(logGroupName=GROUP)
+    logs.put_retention_policy(logGroupName=GROUP, retentionInDays=7)
+    counter = CallCounter(factory.client("sts"))
+    try:
+        (record,) = run_fix(compliance_change(account, GROUP))
+    finally:
+        counter.close()
+    return record, list(counter.calls)
+
+
 def test_member_resource_is_fixed_with_the_member_role_and_audited_centrally(
     standin, factory, member, central_mode
 ):
-    member.client("logs").create_log_group(logGroupName=GROUP)
-    member.client("logs").put_retention_policy(logGroupName=GROUP, retentionInDays=7)
-    counter = CallCounter(factory.client("sts"))
-    try:
-        (record,) = run_fix(compliance_change(MEMBER, GROUP))
-    finally:
-        counter.close()
+    record, sts_calls = fix_short_retention(factory, member.client("logs"), MEMBER)
     assert (record["outcome"], record["account_id"]) == ("applied", MEMBER)
     assert record["rule"] == RULE  # the member's copy maps back to the registry rule
     assert record["resource_arn"].startswith(f"arn:aws:logs:{REGION}:{MEMBER}:")
-    assert counter.calls.count("AssumeRole") == 1
+    assert sts_calls.count("AssumeRole") == 1
     assert retention(member, GROUP) == 365
     (stored,) = list_records(factory, resource_id=GROUP)  # the central audit table
     assert stored["account_id"] == MEMBER and stored["audit_id"] == record["audit_id"]
 
 
 def test_central_account_resource_uses_the_own_role(standin, factory, central_mode):
-    factory.client("logs").create_log_group(logGroupName=GROUP)
-    factory.client("logs").put_retention_policy(logGroupName=GROUP, retentionInDays=7)
-    counter = CallCounter(factory.client("sts"))
-    try:
-        (record,) = run_fix(compliance_change(CENTRAL, GROUP))
-    finally:
-        counter.close()
+    record, sts_calls = fix_short_retention(factory, factory.client("logs"), CENTRAL)
     assert (record["outcome"], record["account_id"]) == ("applied", CENTRAL)
-    assert "AssumeRole" not in counter.calls
+    assert "AssumeRole" not in sts_calls
     assert retention(factory, GROUP) == 365
 
 
