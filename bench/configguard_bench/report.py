@@ -179,21 +179,28 @@ def _why_missed(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def _latency_section(results: dict[str, Any]) -> list[str]:
-    latency = results.get("latency") or {}
-    summary = latency.get("summary") or {}
-    if not summary:
-        return []
+def _one_run_table(summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The table of a variant run (one run per tool)."""
     rows = [
         [
             _label(name),
             f"{s['wall_s']:.2f}",
             f"{s['cpu_s']:.2f}",
+            f"{s['server_cpu_s']:.2f}",
             s["api_calls"],
             "—" if name == "configguard" else f"{s['configguard_speedup']:.2f}×",
         ]
         for name, s in summary.items()
     ]
+    header = ["tool", "wall s", "CPU s", "server CPU s", "API calls", "configguard faster by"]
+    return _table(header, rows)
+
+
+def _latency_section(results: dict[str, Any]) -> list[str]:
+    latency = results.get("latency") or {}
+    summary = latency.get("summary") or {}
+    if not summary:
+        return []
     return [
         f"### The same scan at {latency['latency_ms']:.0f} ms per API answer",
         "",
@@ -203,7 +210,7 @@ def _latency_section(results: dict[str, Any]) -> list[str]:
         f"{latency['latency_ms']:.0f} ms, without holding its interpreter, so a tool that "
         "keeps several reads in flight overlaps the waits.",
         "",
-        *_table(["tool", "wall s", "CPU s", "API calls", "configguard faster by"], rows),
+        *_one_run_table(summary),
     ]
 
 
@@ -211,16 +218,6 @@ def _stock_section(results: dict[str, Any]) -> list[str]:
     summary = (results.get("stock_dispatch") or {}).get("summary") or {}
     if not summary:
         return []
-    rows = [
-        [
-            _label(name),
-            f"{s['wall_s']:.2f}",
-            f"{s['cpu_s']:.2f}",
-            f"{s['server_cpu_s']:.2f}",
-            "—" if name == "configguard" else f"{s['configguard_speedup']:.2f}×",
-        ]
-        for name, s in summary.items()
-    ]
     cached = results["summary"].get("configguard", {}).get("server_cpu_s")
     stock = summary.get("configguard", {}).get("server_cpu_s")
     saving = (
@@ -236,7 +233,7 @@ def _stock_section(results: dict[str, Any]) -> list[str]:
         f"That lowers the server's CPU per request{saving}, for every tool and for the "
         "test suite. One run each without those caches:",
         "",
-        *_table(["tool", "wall s", "CPU s", "server CPU s", "configguard faster by"], rows),
+        *_one_run_table(summary),
     ]
 
 
