@@ -60,6 +60,8 @@ from moto.config.models import ConfigBackend, config_backends
 from moto.config.responses import ConfigResponse
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import events_backends
+from moto.iam.models import Role as IamRole
+from moto.kms.models import Key as KmsKey
 from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
 from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameterException
@@ -1133,6 +1135,108 @@ def _install_dynamodb_atomic_writes() -> None:
     _wrap_all((DynamoDBBackend, name, _atomic) for name in _DYNAMODB_WRITES)
 
 
+# ------------------------------- (r) CloudFormation properties that moto's models drop
+#
+# A stack creates each resource with every property the CloudFormation reference lists.
+# moto's CloudFormation models pass only some of them on, or pass objects where the
+# service stores JSON text:
+# - AWS::KMS::Key KeyPolicy (an object or a string): KMS stores JSON text; moto hands
+#   the object to create_key and its own policy check then fails (HTTP 500);
+# - AWS::IAM::Role Policies[].PolicyDocument: IAM stores JSON text; moto keeps the
+#   object, and GetRolePolicy then returns a Python repr that is not JSON;
+# - AWS::Logs::LogGroup KmsKeyId: dropped (the API's parameter is kmsKeyId);
+# - AWS::Lambda::Function KmsKeyArn, TracingConfig, DeadLetterConfig, Layers,
+#   Architectures, Tags: dropped (and a Ref to a LayerVersion resolves to moto's object).
+# Each wrapper rewrites the resource's properties the way the service would store them
+# and calls moto's own model.
+
+_LAMBDA_CFN_PROPERTIES = {
+    "KmsKeyArn": "KMSKeyArn",
+    "TracingConfig": "TracingConfig",
+    "DeadLetterConfig": "DeadLetterConfig",
+    "Layers": "Layers",
+    "Architectures": "Architectures",
+}
+
+
+def _as_json_text(document: Any) -> Any:
+    return json.dumps(document) if isinstance(document, (dict, list)) else document
+
+
+def _kms_key_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    return {**properties, "KeyPolicy": _as_json_text(properties.get("KeyPolicy"))}
+
+
+def _role_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    policies = [
+        {**policy, "PolicyDocument": _as_json_text(policy.get("PolicyDocument"))}
+        for policy in properties.get("Policies") or []
+    ]
+    return {**properties, "Policies": policies}
+
+
+def _log_group_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    changed = dict(properties)
+    if "KmsKeyId" in changed:
+        changed["kmsKeyId"] = changed.pop("KmsKeyId")
+    return changed
+
+
+def _wrap_cfn_model(
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create_from_cloudformation_json(
+            cls: type, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            properties = rewrite(dict(cloudformation_json.get("Properties") or {}))
+            template = {**cloudformation_json, "Properties": properties}
+            return original(resource_name, template, *args, **kwargs)
+
+        return create_from_cloudformation_json
+
+    return wrap
+
+
+def _wrap_cfn_lambda_function(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_from_cloudformation_json(
+        cls: type, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        function = original(resource_name, cloudformation_json, *args, **kwargs)
+        properties = cloudformation_json.get("Properties") or {}
+        spec = {
+            api: properties[cfn] for cfn, api in _LAMBDA_CFN_PROPERTIES.items() if cfn in properties
+        }
+        if "Layers" in spec:
+            # moto resolves a Ref to AWS::Lambda::LayerVersion to its model object; real
+            # CloudFormation gives the layer version ARN.
+            spec["Layers"] = [getattr(layer, "arn", layer) for layer in spec["Layers"]]
+        if "Architectures" in spec:
+            function.architectures = list(spec.pop("Architectures"))
+        if spec:
+            # The rest as UpdateFunctionConfiguration applies them (with gap-fill (a)).
+            function.update_configuration(spec)
+        tags = {t["Key"]: t["Value"] for t in properties.get("Tags") or []}
+        if tags:
+            function.tags.update(tags)
+        return function
+
+    return create_from_cloudformation_json
+
+
+def _install_cloudformation_properties() -> None:
+    name = "create_from_cloudformation_json"
+    models: tuple[tuple[type, Callable[[Callable[..., Any]], Callable[..., Any]]], ...] = (
+        (KmsKey, _wrap_cfn_model(_kms_key_properties)),
+        (IamRole, _wrap_cfn_model(_role_properties)),
+        (LogGroup, _wrap_cfn_model(_log_group_properties)),
+        (LambdaFunction, _wrap_cfn_lambda_function),
+    )
+    for model, wrap in models:
+        if not _is_marked(model, name):
+            setattr(model, name, classmethod(_mark(wrap(getattr(model, name)))))
+
+
 # ------------------------------------------------------------ (b) Config PutEvaluations
 
 
@@ -1635,6 +1739,7 @@ def install() -> None:
         _install_config_put_evaluations()
         _install_config_compliance_reads()
         _install_dynamodb_atomic_writes()
+        _install_cloudformation_properties()
 
 
 def reset_state() -> None:
