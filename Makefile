@@ -14,7 +14,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
 RUNTIME_BOTO3 := boto3==1.44.5
 
-.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset bench bench-quick bench-tools clean
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset bench bench-quick bench-tools security security-template security-deps soak clean
 
 help:
 	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
@@ -23,6 +23,7 @@ help:
 	@echo "make validate - sam validate --lint"
 	@echo "make stackset - build/stackset.yaml: Transform-free template for a SERVICE_MANAGED StackSet"
 	@echo "make report - scan the seeded stand-in to build/report.html and screenshot it"
+	@echo "make security - checkov + cfn-lint on the template, pip-audit on the pinned dependencies"
 	@echo "make bench  - configguard vs Cloud Custodian vs Prowler: docs/benchmarks.md (bench-quick: 1/10)"
 
 $(BIN)/.installed: pyproject.toml requirements-dev.txt shared/requirements.txt
@@ -105,6 +106,30 @@ bench: bench-tools
 
 bench-quick: bench-tools
 	$(BIN)/python -m configguard_bench.run --quick
+
+# Security scanners, each in its own virtual environment under .tools/.
+$(TOOLS)/%/.installed: security/requirements-%.txt
+	rm -rf $(TOOLS)/$*
+	$(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/pip install $(PIP_QUIET) -r $<
+	@touch $@
+
+security: security-template security-deps
+
+# checkov: no failed check; every exception is a justified skip (docs/reliability.md).
+security-template: venv $(TOOLS)/checkov/.installed
+	$(BIN)/cfn-lint template.yaml
+	@mkdir -p build
+	BC_SKIP_MAPPING=TRUE $(TOOLS)/checkov/bin/checkov -f template.yaml \
+		--config-file security/checkov.yaml -o json > build/checkov.json || true
+	$(BIN)/python scripts/checkov-summary.py build/checkov.json security/checkov.yaml
+
+# --strict: a package pip-audit could not look up fails the audit instead of passing it.
+# Audits the resolved dependency trees: the Lambda layer's and the development venv's.
+security-deps: venv lambda-site $(TOOLS)/pip-audit/.installed
+	$(TOOLS)/pip-audit/bin/pip-audit --strict --progress-spinner off --path $(LAMBDA_SITE)
+	$(TOOLS)/pip-audit/bin/pip-audit --strict --progress-spinner off \
+		--path $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 clean:
 	rm -rf $(VENV) $(LAMBDA_SITE) $(TOOLS) $(BENCH) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
