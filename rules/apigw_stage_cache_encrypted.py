@@ -37,7 +37,7 @@ from typing import Any
 
 from rdklib import Evaluation
 
-from configguard.cibuilder import MISSING, ci_value, parse_stage_arn
+from configguard.cibuilder import MISSING, ci_typed, parse_stage_arn
 from configguard.parameters import ApigwStageCacheEncryptedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -88,8 +88,10 @@ def judge_cache(cache_cluster_enabled: bool, method_settings: Any) -> Verdict:
 
 def evaluate(configuration_item: dict[str, Any], reads: Reads) -> Verdict:
     """The verdict for one REST stage's CI."""
-    enabled = ci_value(configuration_item, "configuration", "cacheClusterEnabled")
-    method_settings = ci_value(configuration_item, "configuration", "methodSettings")
+    enabled = ci_typed(configuration_item, (bool, str), "configuration", "cacheClusterEnabled")
+    if isinstance(enabled, str) and enabled.strip().lower() not in ("true", "false"):
+        enabled = MISSING  # not a boolean as Config records one: read the stage
+    method_settings = ci_typed(configuration_item, Mapping, "configuration", "methodSettings")
     if enabled is MISSING or method_settings is MISSING:
         _, api_id, stage_name = parse_stage_arn(configuration_item["resourceId"])
         stage = reads.rest_stage(api_id, stage_name)

@@ -35,7 +35,7 @@ from typing import Any
 
 from rdklib import Evaluation
 
-from configguard.cibuilder import HTTP_STAGE, MISSING, ci_value, parse_stage_arn
+from configguard.cibuilder import HTTP_STAGE, MISSING, ci_typed, parse_stage_arn
 from configguard.parameters import ApigwStageWafAttachedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -89,7 +89,7 @@ def evaluate(
     """The verdict for one stage's CI."""
     if configuration_item["resourceType"] == HTTP_STAGE:
         return V2_STAGE
-    arn = ci_value(configuration_item, "configuration", "webAclArn")
+    arn = ci_typed(configuration_item, str, "configuration", "webAclArn")
     if arn is MISSING:
         _, api_id, stage_name = parse_stage_arn(configuration_item["resourceId"])
         stage = reads.rest_stage(api_id, stage_name)

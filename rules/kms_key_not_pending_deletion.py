@@ -42,7 +42,7 @@ from typing import Any
 
 from rdklib import Evaluation
 
-from configguard.cibuilder import MISSING, ci_value
+from configguard.cibuilder import MISSING, ci_typed, ci_value
 from configguard.parameters import KmsKeyNotPendingDeletionParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -67,7 +67,10 @@ def parse_date(value: Any) -> datetime | None:
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value
-        moment = datetime.fromtimestamp(seconds, UTC)
+        try:
+            moment = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None  # NaN, infinite or out of datetime's range: no usable date
     else:
         try:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
@@ -132,12 +135,13 @@ def evaluate(
     """The verdict for one key's CI."""
     key_id = str(configuration_item["resourceId"])
     config: dict[str, Any] = {
-        name: ci_value(configuration_item, "configuration", name)
-        for name in ("keyState", "keyManager", "deletionDate", "arn")
+        name: ci_typed(configuration_item, str, "configuration", name)
+        for name in ("keyState", "keyManager", "arn")
     }
     state, manager = _text(config["keyState"]), _text(config["keyManager"])
-    key_arn = _text(config["arn"]) or _text(configuration_item.get("ARN"))
-    deletion = parse_date(config["deletionDate"])
+    item_arn = configuration_item.get("ARN")
+    key_arn = _text(config["arn"]) or (item_arn if isinstance(item_arn, str) else None)
+    deletion = parse_date(ci_value(configuration_item, "configuration", "deletionDate"))
     if state is None or manager is None or (state in PENDING_STATES and deletion is None):
         metadata = reads.key(key_id)
         if metadata is None:

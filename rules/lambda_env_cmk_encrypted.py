@@ -30,7 +30,7 @@ from typing import Any
 from rdklib import Evaluation
 
 from configguard import checks
-from configguard.cibuilder import MISSING, ci_value
+from configguard.cibuilder import MISSING, ci_typed
 from configguard.parameters import LambdaEnvCmkEncryptedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -40,7 +40,7 @@ from configguard.verdict import Verdict
 
 def key_from_ci(configuration_item: dict[str, Any]) -> str | None:
     """The KMS key ARN in the CI, if any."""
-    key = ci_value(configuration_item, "configuration", "kmskeyArn")
+    key = ci_typed(configuration_item, str, "configuration", "kmskeyArn")
     return str(key) if key is not MISSING and key else None
 
 

@@ -40,10 +40,14 @@ SUBNET_NOT_FOUND = frozenset({"InvalidSubnetID.NotFound"})
 def subnets_from_ci(configuration_item: dict[str, Any]) -> list[str] | None:
     """The function's subnet ids from the CI; None when the CI lacks vpcConfig."""
     vpc = ci_value(configuration_item, "configuration", "vpcConfig")
-    if vpc is MISSING or (vpc and not isinstance(vpc, Mapping)):
+    if vpc is MISSING or (vpc is not None and not isinstance(vpc, Mapping)):
         return None  # absent, or a shape we cannot read; a null vpcConfig means no VPC
     subnets = ci_value(configuration_item, "configuration", "vpcConfig", "subnetIds")
-    return [str(s) for s in subnets] if subnets is not MISSING and subnets else []
+    if subnets is MISSING or subnets is None:
+        return []
+    if not isinstance(subnets, list) or not all(isinstance(s, str) for s in subnets):
+        return None  # a shape we cannot read
+    return list(subnets)
 
 
 def _names(items: list[str]) -> str:

@@ -43,12 +43,19 @@ from configguard.verdict import Verdict
 
 
 def reserved_from_ci(configuration_item: dict[str, Any]) -> int | object | None:
-    """The reserved concurrency in the CI, None if unset, MISSING if the CI lacks it."""
+    """The reserved concurrency in the CI, None if unset, MISSING if the CI lacks a count."""
     path = ("supplementaryConfiguration", "Concurrency", "reservedConcurrentExecutions")
     value = ci_value(configuration_item, *path)
     if value is MISSING or value is None:
         return value
-    return int(value)
+    if isinstance(value, str):  # Config records supplementary numbers as strings too
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # e.g. 25.0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return MISSING  # not a count: read GetFunctionConcurrency instead
 
 
 def read_reserved(reads: Reads, function_name: str) -> int | object | None:

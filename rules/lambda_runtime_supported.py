@@ -34,7 +34,7 @@ from typing import Any
 from rdklib import Evaluation
 
 from configguard import runtimes
-from configguard.cibuilder import MISSING, ci_value
+from configguard.cibuilder import MISSING, ci_typed
 from configguard.parameters import LambdaRuntimeSupportedParameters
 from configguard.reads import Reads
 from configguard.registry import RULES
@@ -84,8 +84,8 @@ def evaluate(
     today: date,
 ) -> Verdict:
     """The verdict for one function's CI on `today`."""
-    package_type = ci_value(configuration_item, "configuration", "packageType")
-    runtime = ci_value(configuration_item, "configuration", "runtime")
+    package_type = ci_typed(configuration_item, str, "configuration", "packageType")
+    runtime = ci_typed(configuration_item, str, "configuration", "runtime")
     if package_type == "Image":
         return Verdict.not_applicable("Container image functions have no managed runtime.")
     if runtime is MISSING or not runtime:

@@ -44,6 +44,10 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
+class MalformedItemError(ValueError):
+    """A configuration item value or resource id that cannot be read as what it claims."""
+
+
 def _decoded(value: Any, path: tuple[str, ...]) -> Any:
     """A str that looks like a JSON object or array, parsed; other values unchanged."""
     if not isinstance(value, str):
@@ -55,9 +59,13 @@ def _decoded(value: Any, path: tuple[str, ...]) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         # exc.msg and the position never quote the document: the value stays out.
-        raise ValueError(
-            f"configuration item value at {'.'.join(path)} looks like JSON but does not "
+        raise MalformedItemError(
+            f"configuration item value at {'.'.join(path)[:200]} looks like JSON but does not "
             f"parse: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise MalformedItemError(
+            f"configuration item value at {'.'.join(path)[:200]} is nested too deeply"
         ) from None
 
 
@@ -73,6 +81,24 @@ def ci_value(configuration_item: Mapping[str, Any], *path: str) -> Any:
             return MISSING
         value = _decoded(value[key], path[: depth + 1])
     return value
+
+
+def ci_typed(
+    configuration_item: Mapping[str, Any], expected: type | tuple[type, ...], *path: str
+) -> Any:
+    """`ci_value`, with a value that is not of the `expected` type(s) treated as MISSING.
+
+    A value of the wrong type cannot be judged: a rule treats it like an absent one
+    (it reads the service API), never as a setting. None stays None; a bool is an int
+    only when `expected` names bool.
+    """
+    value = ci_value(configuration_item, *path)
+    if value is None or value is MISSING:
+        return value
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool) and bool not in allowed:
+        return MISSING
+    return value if isinstance(value, allowed) else MISSING
 
 
 class UnsupportedResourceTypeError(ValueError):
@@ -223,7 +249,7 @@ def parse_stage_arn(resource_id: str) -> tuple[str, str, str]:
         region = prefix.split(":")[3]
         _, api_id, _, stage_name = path.split("/", 3)
     except (ValueError, IndexError):
-        raise ValueError(f"not an API Gateway stage ARN: {resource_id[:200]!r}") from None
+        raise MalformedItemError(f"not an API Gateway stage ARN: {resource_id[:200]!r}") from None
     return region, api_id, stage_name
 
 

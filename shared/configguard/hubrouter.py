@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from configguard import findings, registry, runbooks, settings
 from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
+from configguard.parameters import shown
 from configguard.registry import RemediationSpec
 from configguard.triggers import (
     ROUTER_DETAIL_TYPE,
@@ -38,11 +39,14 @@ from configguard.triggers import (
     FindingRef,
     InvalidTriggerError,
     config_resource,
+    resource_elsewhere,
 )
 
 IMPORTED_DETAIL_TYPE = "Security Hub Findings - Imported"
 # Async invocation payloads are limited to 256 KB; one resource's request is far smaller.
 _MAX_PAYLOAD = 256 * 1024
+# Security Hub's limit on a finding's Id and ProductArn (BatchUpdateFindings).
+_MAX_IDENTIFIER = 512
 
 
 class RouterError(RuntimeError):
@@ -93,21 +97,26 @@ def auto_trigger_selection(raw: str) -> frozenset[str]:
     return selected
 
 
+def _part(finding: dict[str, Any], name: str) -> dict[str, Any]:
+    """An object-valued part of a finding (ProductFields, Compliance, ...); {} when it is
+    absent or not an object."""
+    value = finding.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _identify(finding: dict[str, Any]) -> tuple[str | None, str | None]:
     """(configguard rule name or None, Security Hub control id or None)."""
-    fields = finding.get("ProductFields") or {}
+    fields = _part(finding, "ProductFields")
     named = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
     rule = registry.registry_rule_name(named) if isinstance(named, str) else None
-    compliance = finding.get("Compliance") or {}
-    control = compliance.get("SecurityControlId") or fields.get("ControlId")
+    control = _part(finding, "Compliance").get("SecurityControlId") or fields.get("ControlId")
     return rule, control if isinstance(control, str) and control else None
 
 
 def _describe(finding: dict[str, Any]) -> str:
-    fields = finding.get("ProductFields") or {}
-    return str(fields.get("aws/config/ConfigRuleName") or finding.get("GeneratorId") or "unknown")[
-        :120
-    ]
+    fields = _part(finding, "ProductFields")
+    name = fields.get("aws/config/ConfigRuleName") or finding.get("GeneratorId") or "unknown"
+    return shown(str(name), 120)
 
 
 def _runbook_hint(rule: str) -> str:
@@ -149,12 +158,14 @@ def _problem(
     finding: dict[str, Any], spec: RemediationSpec, rule: str, where: tuple[str, str]
 ) -> tuple[str, str] | str:
     """(Config type, id) of the finding's resource, or why the fix cannot act on it."""
-    status = str((finding.get("Compliance") or {}).get("Status") or "")
+    status = str(_part(finding, "Compliance").get("Status") or "")
     if finding.get("RecordState", "ACTIVE") != "ACTIVE" or status == "PASSED":
-        return f"configguard: the finding is {status or 'archived'}; nothing to fix."
+        return f"configguard: the finding is {shown(status, 40) or 'archived'}; nothing to fix."
+    resources = finding.get("Resources")
+    first = resources[0] if isinstance(resources, list) and resources else None
+    arn = str(first.get("Id") or "") if isinstance(first, dict) else ""
     try:
-        resources = finding.get("Resources") or [{}]
-        resource_type, resource_id = config_resource(str(resources[0].get("Id") or ""))
+        resource_type, resource_id = config_resource(arn)
     except InvalidTriggerError as exc:
         return f"configguard cannot fix this resource: {exc}"
     if resource_type not in spec.resource_types:
@@ -162,6 +173,11 @@ def _problem(
             f"configguard {spec.name} does not fix {resource_type} resources.{_runbook_hint(rule)}"
         )
     found = (str(finding.get("AwsAccountId") or ""), str(finding.get("Region") or ""))
+    if resource_elsewhere(arn, *found):
+        return (
+            f"configguard cannot fix this resource: its ARN {shown(arn, 200)} is not in the "
+            "finding's account and Region."
+        )
     # Central mode (a member remediation role is set) fixes members' resources too, but
     # only in this Region: a fix runs in the Region of its resource.
     members = bool(settings.optional(settings.REMEDIATION_ROLE_NAME, ""))
@@ -173,7 +189,7 @@ def _problem(
         )
         return (
             f"configguard here fixes {scope}; this finding is from "
-            f"{found[0] or '?'} in {found[1] or '?'}: run the fix there."
+            f"{shown(found[0], 40) or '?'} in {shown(found[1], 40) or '?'}: run the fix there."
         )
     return resource_type, resource_id
 
@@ -182,9 +198,10 @@ def route_finding(
     finding: dict[str, Any], *, account_id: str, region: str
 ) -> Target | Unrouted | None:
     """Where one finding goes; None when it cannot even be named (no Id or ProductArn)."""
-    if not finding.get("Id") or not finding.get("ProductArn"):
+    names = (finding.get("Id"), finding.get("ProductArn"))
+    if not all(_printable(name, _MAX_IDENTIFIER) for name in names):
         return None
-    ref = FindingRef(id=str(finding["Id"]), product_arn=str(finding["ProductArn"]))
+    ref = FindingRef(id=str(names[0]), product_arn=str(names[1]))
     paired = _paired(finding, ref)
     if isinstance(paired, Unrouted):
         return paired
@@ -199,9 +216,18 @@ def route_finding(
         resource_id=resource[1],
         account_id=str(finding.get("AwsAccountId") or account_id),
         region=region,
-        updated_at=str(finding.get("UpdatedAt") or ""),
+        updated_at=_timestamp(finding.get("UpdatedAt")),
         findings=(ref,),
     )
+
+
+def _printable(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
+
+
+def _timestamp(value: Any) -> str:
+    """A finding's UpdatedAt as the routed request carries it; "" when it is not one."""
+    return value if _printable(value, 64) else ""
 
 
 def _own_echo(finding: dict[str, Any]) -> bool:
@@ -211,7 +237,7 @@ def _own_echo(finding: dict[str, Any]) -> bool:
     at least as new as the finding's last update means nothing changed since we looked;
     routing it again would loop (note -> import -> fix -> note).
     """
-    note = finding.get("Note") or {}
+    note = _part(finding, "Note")
     return note.get("UpdatedBy") == findings.UPDATED_BY and str(note.get("UpdatedAt") or "") >= str(
         finding.get("UpdatedAt") or ""
     )
@@ -219,8 +245,8 @@ def _own_echo(finding: dict[str, Any]) -> bool:
 
 def _selected(finding: dict[str, Any], selection: frozenset[str]) -> bool:
     rule, control = _identify(finding)
-    workflow = str((finding.get("Workflow") or {}).get("Status") or "NEW")
-    status = str((finding.get("Compliance") or {}).get("Status") or "")
+    workflow = str(_part(finding, "Workflow").get("Status") or "NEW")
+    status = str(_part(finding, "Compliance").get("Status") or "")
     return (
         bool({rule, control} & selection)
         and workflow == "NEW"
@@ -251,7 +277,7 @@ def route(
             continue
         routed = route_finding(finding, account_id=account_id, region=region)
         if routed is None:
-            raise InvalidTriggerError("a finding has no Id or ProductArn")
+            raise InvalidTriggerError("a finding has no Id or ProductArn (printable, <= 512)")
         if isinstance(routed, Unrouted):
             if selection is None:
                 routing.unrouted.append(routed)
@@ -341,6 +367,8 @@ def _parse(event: object) -> tuple[EventBridgeModel, list[Any], bool]:
             f"unsupported trigger: source {envelope.source[:60]!r}, "
             f"detail-type {envelope.detail_type[:80]!r}"
         )
+    if not all(_printable(text, 2048) for text in (envelope.id, *envelope.resources)):
+        raise InvalidTriggerError("the event id and resources must be printable text")
     detail = envelope.detail if isinstance(envelope.detail, dict) else {}
     raw = detail.get("findings")
     if not isinstance(raw, list) or not raw:
@@ -418,7 +446,7 @@ def router_handler(
     """The Lambda entry point of the Security Hub router."""
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True, correlation_id_path="id")
+    @logger.inject_lambda_context(clear_state=True, correlation_id_path="id", log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_dimension(name="router", value=registry.ROUTER.name)

@@ -255,6 +255,13 @@ class CloudtrailSecurityTrailParameters(RuleParameters):
 
 
 ModelT = TypeVar("ModelT", bound=RuleParameters)
+_SHOWN_ERRORS = 2
+
+
+def shown(text: str, limit: int) -> str:
+    """`text` for an error message: non-printable characters escaped, at most `limit` long."""
+    clean = text if text.isprintable() else repr(text)[1:-1]
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def parse_parameters(model: type[ModelT], raw: dict[str, Any] | None) -> ModelT:
@@ -263,8 +270,11 @@ def parse_parameters(model: type[ModelT], raw: dict[str, Any] | None) -> ModelT:
     try:
         return model.model_validate(cleaned)
     except ValidationError as exc:
+        errors = exc.errors()
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'parameters'}: {err['msg']}"
-            for err in exc.errors()
+            f"{shown('.'.join(str(p) for p in err['loc']) or 'parameters', 60)}: "
+            f"{shown(err['msg'], 150)}"
+            for err in errors[:_SHOWN_ERRORS]
         )
-        raise InvalidRuleParametersError(f"invalid rule parameters: {problems}") from None
+        more = f" (+{len(errors) - _SHOWN_ERRORS} more)" if len(errors) > _SHOWN_ERRORS else ""
+        raise InvalidRuleParametersError(f"invalid rule parameters: {problems}{more}") from None

@@ -2,7 +2,9 @@
 
 What it changes, and why:
 - the event is validated up front; missing `eventLeftScope`, `notificationCreationTime`
-  or `recordVersion` are tolerated, anything malformed raises `InvalidEventError`;
+  or `recordVersion` are tolerated, anything malformed raises `InvalidEventError`: an
+  event for another rule or of the other trigger kind, a CI whose identity, status or
+  capture time is not what Config sends, a CI value that claims to be JSON and is not;
 - clients come from configguard's factory (endpoint settings, adaptive retries); the
   function's own role is used unless `AssumeRoleMode` / `ExecutionRoleName` say otherwise;
 - deleted, out-of-scope and vanished resources are NOT_APPLICABLE;
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,7 +34,7 @@ from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.parameters import RuleParameters, parse_parameters
 from configguard.reads import Reads
-from configguard.registry import RuleSpec
+from configguard.registry import RuleSpec, Trigger, registry_rule_name
 from configguard.verdict import Compliance, Verdict, annotation
 
 PUT_EVALUATIONS_BATCH = 100
@@ -40,6 +43,9 @@ CHANGE_MESSAGES = frozenset(
     {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"}
 )
 SCHEDULED_MESSAGE = "ScheduledNotification"
+# PutEvaluations' limits on ComplianceResourceId and ComplianceResourceType.
+MAX_RESOURCE_ID = 768
+MAX_RESOURCE_TYPE = 256
 NOT_APPLICABLE_STATUSES = frozenset(
     {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
 )
@@ -74,9 +80,23 @@ def _loads_object(raw: str | None, what: str) -> dict[str, Any]:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidEventError(f"{what} is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InvalidEventError(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidEventError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def _timestamp(value: object, what: str) -> str:
+    """An ISO 8601 timestamp from the event, as given; InvalidEventError otherwise."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise InvalidEventError(f"{what} is not an ISO 8601 timestamp")
 
 
 def parse_invocation(
@@ -216,27 +236,44 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
 
     def handle(self, event: Any, context: Any) -> dict[str, Any]:
         invocation, invoking, raw_params = parse_invocation(event)
+        self._check_addressed(invocation, invoking)
         params = self.rule.evaluate_parameters(raw_params)
         factory = self._factory or default_factory()
         role_arn = execution_role_arn(invocation, params)
-        if role_arn:
-            factory = factory.assume(role_arn, session_name="configguard-rule")
-        clients = RuleClients(factory)
         try:
+            if role_arn:
+                factory = factory.assume(role_arn, session_name="configguard-rule")
+            clients = RuleClients(factory)
             evaluations = self._evaluate(event, invocation, invoking, clients, params)
             delivered = deliver(factory.client("config"), invocation.resultToken, evaluations)
         except ClientError as exc:
             code = _error_code(exc)
             raise EvaluationError(
-                f"{self.rule.spec.name} could not evaluate: {code} from "
+                f"{self.rule.spec.name} could not evaluate: {code[:80]} from "
                 f"{exc.operation_name}; nothing was reported"
             ) from exc
+        except cibuilder.MalformedItemError as exc:
+            raise InvalidEventError(str(exc)) from None
         counts: dict[str, int] = {}
         for item in evaluations:
             counts[item["ComplianceType"]] = counts.get(item["ComplianceType"], 0) + 1
         for compliance, count in counts.items():
             metrics.add_metric(name=f"Evaluations{compliance}", unit=MetricUnit.Count, value=count)
         return {"rule": self.rule.spec.name, "delivered": delivered, "compliance": counts}
+
+    def _check_addressed(self, invocation: ConfigRuleInvocation, invoking: dict[str, Any]) -> None:
+        """The event is for this rule (or its organization copy) and its trigger kind."""
+        spec = self.rule.spec
+        if registry_rule_name(invocation.configRuleName) != spec.name:
+            raise InvalidEventError(
+                f"the event is for Config rule {invocation.configRuleName[:100]!r}, not {spec.name}"
+            )
+        scheduled = invoking["messageType"] == SCHEDULED_MESSAGE
+        if scheduled != (spec.trigger is Trigger.PERIODIC):
+            raise InvalidEventError(
+                f"{spec.name} is a {spec.trigger} rule; it does not take a "
+                f"{invoking['messageType']}"
+            )
 
     def _evaluate(
         self,
@@ -247,9 +284,10 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
         params: RuleParameters,
     ) -> list[dict[str, Any]]:
         if invoking["messageType"] == SCHEDULED_MESSAGE:
-            stamp = str(invoking.get("notificationCreationTime") or "")
-            if not stamp:
+            raw_stamp = invoking.get("notificationCreationTime")
+            if not raw_stamp:
                 raise InvalidEventError("ScheduledNotification has no notificationCreationTime")
+            stamp = _timestamp(raw_stamp, "notificationCreationTime")
             results = self.rule.evaluate_periodic(event, clients, params)
             current = [self._to_json(item, stamp) for item in results]
             config = clients.factory.client("config")
@@ -257,17 +295,20 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
             return current + vanished(config, invocation.configRuleName, current, stamp)
 
         item, summary = self._configuration_item(invoking)
-        resource_type = str(summary.get("resourceType") or "")
-        resource_id = str(summary.get("resourceId") or "")
-        stamp = str(
-            summary.get("configurationItemCaptureTime")
-            or invoking.get("notificationCreationTime")
-            or ""
+        resource_type = summary.get("resourceType")
+        resource_id = summary.get("resourceId")
+        raw_stamp = summary.get("configurationItemCaptureTime") or invoking.get(
+            "notificationCreationTime"
         )
-        if not resource_type or not resource_id or not stamp:
+        if not resource_type or not resource_id or not raw_stamp:
             raise InvalidEventError(
                 "configuration item lacks resourceType, resourceId or capture time"
             )
+        if not isinstance(resource_type, str) or not isinstance(resource_id, str):
+            raise InvalidEventError("configuration item resourceType and resourceId must be text")
+        if len(resource_id) > MAX_RESOURCE_ID or len(resource_type) > MAX_RESOURCE_TYPE:
+            raise InvalidEventError("configuration item resourceType or resourceId is too long")
+        stamp = _timestamp(raw_stamp, "the configuration item capture time")
         verdict = self._applicability(invocation, summary)
         if verdict is None and item is None:
             item = cibuilder.read(clients.reads, resource_type, resource_id)
@@ -300,6 +341,8 @@ class GuardEvaluator(Evaluator):  # type: ignore[misc]
         if invocation.eventLeftScope:
             return Verdict.not_applicable("The resource left the rule's scope.")
         status = summary.get("configurationItemStatus")
+        if status is not None and not isinstance(status, str):
+            raise InvalidEventError("configurationItemStatus must be text")
         if status in NOT_APPLICABLE_STATUSES:
             return Verdict.not_applicable(f"Configuration item status is {status}.")
         if summary.get("resourceType") not in self.rule.spec.resource_types:
@@ -341,7 +384,7 @@ def rule_handler(rule_cls: type[GuardRule]) -> Callable[[Any, Any], dict[str, An
     name = rule_cls.spec.name
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True)
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_dimension(name="rule", value=name)

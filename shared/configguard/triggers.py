@@ -8,12 +8,14 @@ request) from the CLI. Anything else is rejected with `InvalidTriggerError`.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from configguard.parameters import shown
 from configguard.registry import RemediationSpec, registry_rule_name
 
 CONFIG_SOURCE = "aws.config"
@@ -155,8 +157,21 @@ def config_resource(arn: str) -> tuple[str, str]:
     raise InvalidTriggerError(f"configguard fixes no resource of this kind: {arn[:200]!r}")
 
 
+def resource_elsewhere(arn: str, account: str, region: str) -> bool:
+    """The resource ARN names another account or Region than the request or finding does:
+    acting on the resource's name here would change a namesake."""
+    arn_region, arn_account = arn.split(":", 5)[3:5]
+    return arn_region not in ("", region) or arn_account not in ("", account)
+
+
 def _problem(exc: ValidationError) -> str:
-    return ", ".join(".".join(str(p) for p in e["loc"]) + f" ({e['msg']})" for e in exc.errors())
+    """The first problems pydantic found, short and printable (no input is quoted)."""
+    errors = exc.errors()
+    text = ", ".join(
+        f"{shown('.'.join(str(p) for p in e['loc']), 60)} ({shown(e['msg'], 100)})"
+        for e in errors[:3]
+    )
+    return text + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
 
 
 def _rule_name(config_rule_name: str) -> str:
@@ -189,7 +204,8 @@ def _from_config(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Reme
     result = detail.newEvaluationResult
     if result.complianceType != "NON_COMPLIANT":
         raise InvalidTriggerError(
-            f"compliance change is {result.complianceType[:40]}, not NON_COMPLIANT: nothing to fix"
+            f"compliance change is {shown(result.complianceType, 40)}, not NON_COMPLIANT: "
+            "nothing to fix"
         )
     stamp = (
         result.evaluationResultIdentifier.orderingTimestamp
@@ -213,18 +229,27 @@ def _from_config(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Reme
 
 
 def _finding_rule(finding: dict[str, Any]) -> str:
-    fields = finding.get("ProductFields") or {}
+    fields = finding.get("ProductFields")
+    fields = fields if isinstance(fields, dict) else {}
     rule = fields.get("aws/config/ConfigRuleName") or fields.get("RuleName")
     if isinstance(rule, str) and rule:
         return _rule_name(rule)
-    raise InvalidTriggerError(f"finding {str(finding.get('Id'))[:200]} names no Config rule")
+    raise InvalidTriggerError(f"finding {shown(str(finding.get('Id')), 200)} names no Config rule")
 
 
-def _finding_resource(finding: dict[str, Any]) -> tuple[str, str]:
-    resources = finding.get("Resources") or []
-    if not resources or not isinstance(resources[0], dict):
+def _finding_resource(finding: dict[str, Any], account: str, region: str) -> tuple[str, str]:
+    """(Config type, id) of the finding's resource, whose ARN must be in its account and Region."""
+    resources = finding.get("Resources")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], dict):
         raise InvalidTriggerError("finding has no Resources")
-    return config_resource(str(resources[0].get("Id") or ""))
+    arn = str(resources[0].get("Id") or "")
+    found = config_resource(arn)
+    if resource_elsewhere(arn, account, region):
+        raise InvalidTriggerError(
+            f"the finding's resource {shown(arn, 200)} is not in its account {shown(account, 20)} "
+            f"and Region {shown(region, 30)}"
+        )
+    return found
 
 
 def _from_securityhub(
@@ -239,7 +264,9 @@ def _from_securityhub(
             raise InvalidTriggerError("a finding is not an object")
         rule = _finding_rule(finding)
         _check_rule(spec, rule)
-        resource_type, resource_id = _finding_resource(finding)
+        account = str(finding.get("AwsAccountId") or envelope.account)
+        region = str(finding.get("Region") or envelope.region)
+        resource_type, resource_id = _finding_resource(finding, account, region)
         _check_type(spec, resource_type)
         requests.append(
             RemediationRequest(
@@ -247,8 +274,8 @@ def _from_securityhub(
                 rule=rule,
                 resource_type=resource_type,
                 resource_id=resource_id,
-                account_id=str(finding.get("AwsAccountId") or envelope.account),
-                region=str(finding.get("Region") or envelope.region),
+                account_id=account,
+                region=region,
                 source=TriggerSource.SECURITYHUB,
                 event_id=envelope.id,
                 evaluation_time=str(finding.get("UpdatedAt") or envelope.time.isoformat()),
@@ -302,7 +329,7 @@ def _resource_type(spec: RemediationSpec, declared: str | None, resource_id: str
 def _check_type(spec: RemediationSpec, resource_type: str) -> None:
     if resource_type not in spec.resource_types:
         raise InvalidTriggerError(
-            f"{spec.name} does not fix {resource_type[:80]} resources "
+            f"{spec.name} does not fix {shown(resource_type, 80)} resources "
             f"(it fixes {', '.join(spec.resource_types)})"
         )
 
@@ -352,8 +379,87 @@ def _from_rollback(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Re
     )
 
 
-def parse_requests(spec: RemediationSpec, event: object) -> list[RemediationRequest]:
-    """Every request in a trigger event, or InvalidTriggerError."""
+# What each resource type's id looks like (names as the services allow them); an ARN of
+# the type is accepted too. Stages are identified by their ARN.
+_RESOURCE_IDS = {
+    "AWS::Lambda::Function": re.compile(r"[A-Za-z0-9_-]{1,64}"),
+    "AWS::Logs::LogGroup": re.compile(r"[.\-_/#A-Za-z0-9]{1,512}"),
+    "AWS::KMS::Key": re.compile(r"(mrk-)?[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"),
+    "AWS::CloudTrail::Trail": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}"),
+}
+_ACCOUNT_ID = re.compile(r"\d{12}")
+# (field, what it is, longest accepted)
+_TEXT_LIMITS = (
+    ("event_id", "event id", 256),
+    ("evaluation_time", "time", 64),
+    ("actor", "actor", 256),
+)
+_FINDING_LIMIT = 512
+
+
+def _resource_id_ok(resource_type: str, resource_id: str) -> bool:
+    if len(resource_id) > 2048 or not resource_id.isprintable():
+        return False
+    if resource_id.startswith("arn:"):
+        try:
+            return config_resource(resource_id)[0] == resource_type
+        except InvalidTriggerError:
+            return False
+    pattern = _RESOURCE_IDS.get(resource_type)
+    return pattern is not None and pattern.fullmatch(resource_id) is not None
+
+
+def _check_request(request: RemediationRequest, region: str | None) -> RemediationRequest:
+    """A request configguard can act on: well-formed ids, bounded text and, when `region`
+    (the function's own) is given, a resource in that Region."""
+    for name, what, limit in _TEXT_LIMITS:
+        value = getattr(request, name)
+        if len(value) > limit or not value.isprintable():
+            raise InvalidTriggerError(f"the request's {what} is not printable text of <= {limit}")
+    if not _ACCOUNT_ID.fullmatch(request.account_id):
+        raise InvalidTriggerError(f"{shown(request.account_id, 40)} is not an AWS account id")
+    if region is not None and request.region != region:
+        raise InvalidTriggerError(
+            f"the resource is in Region {shown(request.region, 40)}; this function fixes "
+            f"resources in {region}"
+        )
+    if not _resource_id_ok(request.resource_type, request.resource_id):
+        raise InvalidTriggerError(
+            f"{shown(request.resource_id, 120)} is not a {request.resource_type} id or ARN"
+        )
+    arn = request.resource_id
+    # A trail ARN stays the request's resource id: its fix reads the trail by ARN and
+    # refuses one homed in another Region or account, saying where to run.
+    trail = request.resource_type == "AWS::CloudTrail::Trail"
+    if (
+        arn.startswith("arn:")
+        and not trail
+        and resource_elsewhere(arn, request.account_id, request.region)
+    ):
+        raise InvalidTriggerError(
+            f"{shown(arn, 200)} is not in account {request.account_id} "
+            f"and Region {shown(request.region, 40)}"
+        )
+    names = [text for finding in request.findings for text in (finding.id, finding.product_arn)]
+    if any(len(text) > _FINDING_LIMIT or not text.isprintable() for text in names):
+        raise InvalidTriggerError(
+            f"a finding id or product ARN is not printable text of <= {_FINDING_LIMIT}"
+        )
+    return request
+
+
+def parse_requests(
+    spec: RemediationSpec, event: object, *, region: str | None = None
+) -> list[RemediationRequest]:
+    """Every request in a trigger event, or InvalidTriggerError.
+
+    `region` is the Region the fix runs in: a request for a resource elsewhere is refused
+    (a fix acts through its own Region's endpoints, so it would act on a namesake).
+    """
+    return [_check_request(request, region) for request in _parse(spec, event)]
+
+
+def _parse(spec: RemediationSpec, event: object) -> list[RemediationRequest]:
     if not isinstance(event, dict):
         raise InvalidTriggerError(f"event must be a JSON object, got {type(event).__name__}")
     try:
