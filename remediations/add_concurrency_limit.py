@@ -197,6 +197,9 @@ class AddConcurrencyLimit(Remediation[FunctionState]):
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("lambda").tag_resource(Resource=arn, Tags=tags)
 
+    def live_values(self, ctx: FixContext, state: FunctionState, plan: Plan) -> dict[str, Any]:
+        return {"reservedConcurrentExecutions": state.reserved}
+
     def rollback_plan(
         self, ctx: FixContext, state: FunctionState, original: dict[str, Any]
     ) -> Plan:

@@ -232,6 +232,12 @@ class AttachWaf(Remediation[WafState]):
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("apigateway").tag_resource(resourceArn=arn, tags=tags)
 
+    def live_values(self, ctx: FixContext, state: WafState, plan: Plan) -> dict[str, Any]:
+        """WAFv2's association, when the stage shows the same (else both, as found)."""
+        if state.associated == state.stage_web_acl:
+            return {"webAclArn": state.associated}
+        return {"webAclArn": f"{state.associated} (the stage shows {state.stage_web_acl})"}
+
     def rollback_plan(self, ctx: FixContext, state: WafState, original: dict[str, Any]) -> Plan:
         applied = (original.get("after") or {}).get("webAclArn")
         current = current_web_acl(state)

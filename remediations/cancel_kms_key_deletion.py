@@ -133,6 +133,9 @@ class CancelKmsKeyDeletion(Remediation[KeyState]):
             KeyId=arn, Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()]
         )
 
+    def live_values(self, ctx: FixContext, state: KeyState, plan: Plan) -> dict[str, Any]:
+        return {"keyState": state.key_state, "deletionDate": state.deletion_date}
+
     def rollback_plan(self, ctx: FixContext, state: KeyState, original: dict[str, Any]) -> Plan:
         earlier = (original.get("before") or {}).get("deletionDate") or "unknown"
         raise Refusal(

@@ -188,6 +188,10 @@ class EnableApiCacheEncryption(Remediation[CacheState]):
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("apigateway").tag_resource(resourceArn=arn, tags=tags)
 
+    def live_values(self, ctx: FixContext, state: CacheState, plan: Plan) -> dict[str, Any]:
+        keys = plan.after["cacheDataEncrypted"]
+        return {"cacheDataEncrypted": {key: encrypted(state, key) for key in keys}}
+
     def rollback_plan(self, ctx: FixContext, state: CacheState, original: dict[str, Any]) -> Plan:
         before = (original.get("before") or {}).get("cacheDataEncrypted") or {}
         was_clear = [key for key, value in before.items() if value is False]

@@ -11,6 +11,8 @@ change for the same configuration change finds the stage already compliant:
   destination gets `/aws/apigateway/configguard/<api-id>/<stage>`, a log group created
   (or reused) with the stack key settings.KEY_ARN, settings.LOG_RETENTION_DAYS
   retention and a configguard tag, and a JSON access log format with the request id.
+  A reused managed group without retention (a run failed between creating it and
+  setting its retention) gets the retention then.
   An existing destination is never replaced or edited. HTTP APIs are refused: their
   log delivery needs CloudWatch Logs permissions that cannot be scoped to resources
   (logs:CreateLogDelivery and others), which configguard's role does not hold.
@@ -46,6 +48,12 @@ Scenarios:
   Given an HTTP API stage, When triggered for either rule, Then refused.
   Given an UpdateStage that does not take effect, When triggered, Then failed: recorded
     and raised.
+  Given a CreateLogGroup whose answer was lost (its retry finds the group), When fixed,
+    Then the group still gets its retention.
+  Given a run that failed after creating the group, When fixed again, Then the reused
+    group gets its retention.
+  Given an UpdateStage that fails after the account role was set, When triggered, Then
+    failed with the stage unchanged and the role kept (named in the record).
   Given a stage that no longer exists, When triggered, Then skipped with a record.
   Given an applied change, When rolled back, Then the logging levels and access log
     settings it set are reverted and verified, the log group and account role stay,
@@ -316,18 +324,19 @@ def access_change(
         )
     name = log_group_name(state.api_id, state.stage_name)
     existing = find_log_group(logs, name)
+    retention = settings.integer(settings.LOG_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, minimum=1)
     group = {
         "name": name,
         "created": existing is None,
         "kmsKeyId": settings.require(settings.KEY_ARN)
         if existing is None
         else existing.get("kmsKeyId"),
-        "retentionInDays": settings.integer(
-            settings.LOG_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, minimum=1
-        )
-        if existing is None
-        else existing.get("retentionInDays"),
+        "retentionInDays": retention if existing is None else existing.get("retentionInDays"),
     }
+    if existing is not None and existing.get("retentionInDays") is None:
+        # configguard's own group, left without retention by a run that failed after
+        # creating it: this run finishes it.
+        group["retentionInDays"], group["setRetention"] = retention, True
     arn = f"arn:{partition}:logs:{region}:{account}:log-group:{name}"
     return {"destinationArn": arn, "format": ACCESS_FORMATS[state.kind]}, group
 
@@ -351,22 +360,24 @@ def describe(change: dict[str, Any], state: LoggingState) -> str:
 
 
 def ensure_log_group(logs: Any, group: dict[str, Any]) -> None:
-    """Create the managed log group (stack key, tag) and its retention; reuse it if present."""
-    if not group["created"]:
-        return
-    try:
-        logs.create_log_group(
-            logGroupName=group["name"],
-            kmsKeyId=group["kmsKeyId"],
-            tags={MANAGED_TAG: "enable-api-logging"},
+    """Create the managed log group (stack key, tag) and set its retention, as planned."""
+    if group["created"]:
+        try:
+            logs.create_log_group(
+                logGroupName=group["name"],
+                kmsKeyId=group["kmsKeyId"],
+                tags={MANAGED_TAG: "enable-api-logging"},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+            # Created meanwhile: by the paired rule's fix of this stage, or by this very
+            # request when its answer was lost and botocore sent it again. Both are
+            # configguard's, and the retention below is what either would set.
+    if group["created"] or group.get("setRetention"):
+        logs.put_retention_policy(
+            logGroupName=group["name"], retentionInDays=int(group["retentionInDays"])
         )
-    except ClientError as exc:
-        if error_code(exc) != "ResourceAlreadyExistsException":
-            raise
-        return  # created meanwhile by someone else: reused as it is
-    logs.put_retention_policy(
-        logGroupName=group["name"], retentionInDays=int(group["retentionInDays"])
-    )
 
 
 def set_rest_stage(apigateway: Any, state: LoggingState, after: dict[str, Any]) -> None:
@@ -441,6 +452,21 @@ def mismatches(state: LoggingState, want: dict[str, Any]) -> list[str]:
     return problems
 
 
+def current_values(state: LoggingState, want: dict[str, Any]) -> dict[str, Any]:
+    """The stage's (and account's) live values of the keys in `want`, in the plan's terms."""
+    values: dict[str, Any] = {}
+    if "cloudwatchRoleArn" in want:
+        values["cloudwatchRoleArn"] = state.account_role
+    if "executionLogging" in want:
+        execution = want["executionLogging"]
+        now: dict[str, Any] = {"default": state.default_level} if "default" in execution else {}
+        now["overrides"] = {k: state.overrides.get(k) for k in execution.get("overrides") or {}}
+        values["executionLogging"] = now
+    if "accessLogSettings" in want:
+        values["accessLogSettings"] = state.access
+    return values
+
+
 # ---------------------------------------------------------------------- rollback
 
 
@@ -483,6 +509,9 @@ def rollback_change(
 
 class EnableApiLogging(Remediation[LoggingState]):
     spec = REMEDIATIONS["enable-api-logging"]
+    # The account's CloudWatch role is set first and stays if the stage update fails:
+    # other stages of the account may log through it by then (a rollback keeps it too).
+    preparations = frozenset({"cloudwatchRoleArn"})
 
     def read(self, ctx: FixContext) -> LoggingState | None:
         return read_stage(ctx.factory, ctx.request.rule, ctx.request.resource_id)
@@ -554,6 +583,9 @@ class EnableApiLogging(Remediation[LoggingState]):
             ctx.factory.client("apigateway").tag_resource(resourceArn=arn, tags=tags)
         else:
             ctx.factory.client("apigatewayv2").tag_resource(ResourceArn=arn, Tags=tags)
+
+    def live_values(self, ctx: FixContext, state: LoggingState, plan: Plan) -> dict[str, Any]:
+        return current_values(state, plan.after)
 
     def rollback_plan(self, ctx: FixContext, state: LoggingState, original: dict[str, Any]) -> Plan:
         before, after, left = rollback_change(state, original)

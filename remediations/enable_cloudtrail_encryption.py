@@ -205,6 +205,13 @@ class EnableCloudtrailEncryption(Remediation[TrailState]):
             ResourceId=arn, TagsList=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
 
+    def live_values(self, ctx: FixContext, state: TrailState, plan: Plan) -> dict[str, Any]:
+        key = state.kms_key_id
+        for side in (plan.after, plan.before):  # a key ARN in another case is the same key
+            if same_key(key, side.get("kmsKeyId")):
+                key = side["kmsKeyId"]
+        return {"kmsKeyId": key, "logFileValidationEnabled": state.validation}
+
     def rollback_plan(self, ctx: FixContext, state: TrailState, original: dict[str, Any]) -> Plan:
         check_changeable(state, ctx.request.account_id)
         changes = rollback_changes(state, original)

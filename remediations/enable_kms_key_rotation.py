@@ -258,6 +258,9 @@ class EnableKmsKeyRotation(Remediation[KeyState]):
             KeyId=arn, Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()]
         )
 
+    def live_values(self, ctx: FixContext, state: KeyState, plan: Plan) -> dict[str, Any]:
+        return rotation_settings(state)
+
     def rollback_plan(self, ctx: FixContext, state: KeyState, original: dict[str, Any]) -> Plan:
         applied = dict(original.get("after") or {})
         earlier = dict(original.get("before") or {})

@@ -26,6 +26,9 @@ Scenarios:
   Given a CMK that is not enabled, When triggered, Then refused and nothing changes.
   Given an update still in progress, When triggered, Then the fix waits for it first.
   Given a change that does not read back, When triggered, Then failed: recorded and raised.
+  Given an UpdateFunctionConfiguration that fails after the grant, When triggered,
+    Then failed with the function unchanged (resource_state unchanged) and the grant
+    kept (named in the record: harmless alone); a re-run sets the key.
   Given a function that no longer exists, When triggered, Then skipped.
   Given an applied change, When rolled back, Then KMSKeyArn returns to the earlier value
     ("" = the AWS managed key), verified and recorded, and the inline grant is left in place;
@@ -204,6 +207,10 @@ def set_key(lambda_client: Any, name: str, key_arn: str) -> None:
 
 class EnableLambdaEnvEncryption(Remediation[FunctionState]):
     spec = REMEDIATIONS["enable-lambda-env-encryption"]
+    # The role's kms:Decrypt grant comes first and stays if setting the key fails: alone it
+    # only lets the role decrypt with the stack key, and other functions of the role may
+    # rely on it by then (a rollback keeps it too).
+    preparations = frozenset({"roleDecryptGrant"})
 
     def read(self, ctx: FixContext) -> FunctionState | None:
         return read_function(ctx.factory.client("lambda"), ctx.request.resource_id)
@@ -255,6 +262,13 @@ class EnableLambdaEnvEncryption(Remediation[FunctionState]):
 
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("lambda").tag_resource(Resource=arn, Tags=tags)
+
+    def live_values(self, ctx: FixContext, state: FunctionState, plan: Plan) -> dict[str, Any]:
+        document = read_grant(ctx.factory.client("iam"), plan.details["role"])
+        return {
+            "kmsKeyArn": state.kms_key_arn,
+            "roleDecryptGrant": grants_decrypt(document, plan.after["kmsKeyArn"]),
+        }
 
     def rollback_plan(
         self, ctx: FixContext, state: FunctionState, original: dict[str, Any]

@@ -144,6 +144,10 @@ class EnableLogGroupEncryption(Remediation[LogGroupState]):
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("logs").tag_resource(resourceArn=arn, tags=tags)
 
+    def live_values(self, ctx: FixContext, state: LogGroupState, plan: Plan) -> dict[str, Any]:
+        planned = plan.after["kmsKeyId"]
+        return {"kmsKeyId": planned if same_key(state.kms_key_id, planned) else state.kms_key_id}
+
     def rollback_plan(
         self, ctx: FixContext, state: LogGroupState, original: dict[str, Any]
     ) -> Plan:

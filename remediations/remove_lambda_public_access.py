@@ -40,6 +40,14 @@ Scenarios:
   Given a public statement changed between the plan and the removal,
     When applied, Then refused before anything is removed.
   Given a removal that does not take effect, When triggered, Then failed: recorded and raised.
+  Given a URL switch or removal that fails after earlier ones succeeded, When applied,
+    Then the statements already removed are re-added and the URL AuthType restored (the
+    function is as it was, resource_state unchanged), noted, and the fix fails; statements
+    AddPermission can re-add are removed first.
+  Given a RemovePermission whose answer was lost and whose retry finds the statement
+    gone, When applied, Then it counts as removed.
+  Given a failure half-way whose undo fails too, When applied, Then failed with
+    resource_state partial, said in the reason, the error, the notes and the finding note.
   Given a function that no longer exists, When triggered, Then skipped.
   Given an applied change, When rolled back, Then the statements are re-added (and the URL
     AuthType restored), verified and recorded; When a removed Sid is back or the URL changed
@@ -70,6 +78,8 @@ from configguard.registry import REMEDIATIONS
 from configguard.remediation import FixContext, Plan, Refusal, Remediation, remediation_handler
 
 Statement = dict[str, Any]
+# RemovePermission's answers when the statement, or the policy revision, is gone.
+GONE_CODES = frozenset({"ResourceNotFoundException", "PreconditionFailedException"})
 URL_AUTH_NONE = "NONE"
 URL_AUTH_IAM = "AWS_IAM"
 VIA_URL_KEY = "lambda:invokedviafunctionurl"
@@ -249,9 +259,11 @@ def check_unchanged(lambda_client: Any, name: str, planned: list[Statement]) -> 
         )
 
 
-def remove_statements(lambda_client: Any, name: str, planned: list[Statement]) -> list[str]:
-    """Remove each planned statement by Sid, re-reading the policy before each removal."""
-    removed = []
+def remove_statements(
+    lambda_client: Any, name: str, planned: list[Statement], removed: list[Statement]
+) -> None:
+    """Remove each planned statement by Sid, re-reading the policy before each removal;
+    `removed` collects the statements removed, as they were."""
     for statement in planned:
         sid = str(statement["Sid"])
         policy, revision = read_policy(lambda_client, name)
@@ -263,9 +275,65 @@ def remove_statements(lambda_client: Any, name: str, planned: list[Statement]) -
         request: dict[str, Any] = {"FunctionName": name, "StatementId": sid}
         if revision:
             request["RevisionId"] = revision
-        lambda_client.remove_permission(**request)
-        removed.append(sid)
-    return removed
+        try:
+            lambda_client.remove_permission(**request)
+        except ClientError as exc:
+            # A retried request whose first attempt removed the statement (its answer was
+            # lost) finds the statement or the revision gone: removed all the same.
+            gone = find_statement(read_policy(lambda_client, name)[0], sid) is None
+            if _code(exc) not in GONE_CODES or not gone:
+                raise
+        removed.append(statement)
+
+
+def restore(
+    lambda_client: Any,
+    state: PolicyState,
+    removed: list[Statement],
+    url_auth_type: str | None,
+    notes: list[str],
+) -> None:
+    """Undo what a failed apply did, so the function is as it was: re-add the statements it
+    removed and give the URL its AuthType back. What cannot be undone is noted."""
+    for statement in removed:
+        sid = str(statement["Sid"])
+        try:
+            lambda_client.add_permission(
+                FunctionName=state.name, **add_permission_args(statement, state.arn)
+            )
+        except ValueError as exc:
+            notes.append(f"Statement {sid} cannot be re-added by AddPermission ({exc}).")
+        except ClientError as exc:
+            back = find_statement(read_policy(lambda_client, state.name)[0], sid) is not None
+            if _code(exc) != "ResourceConflictException" or not back:
+                notes.append(f"Re-adding statement {sid} failed ({_code(exc)}).")
+    if url_auth_type is not None:
+        try:
+            lambda_client.update_function_url_config(
+                FunctionName=state.name, AuthType=url_auth_type
+            )
+        except ClientError as exc:
+            notes.append(f"Restoring the function URL AuthType failed ({_code(exc)}).")
+    if removed or url_auth_type is not None:
+        undone = [f"re-added {', '.join(str(s['Sid']) for s in removed)}"] if removed else []
+        undone += [f"URL AuthType back to {url_auth_type}"] if url_auth_type else []
+        notes.append(
+            f"After the failure, what was already changed was undone: {'; '.join(undone)}."
+        )
+
+
+def undoable_first(planned: list[Statement], function_arn: str) -> list[Statement]:
+    """The removal order: statements AddPermission can re-add first, so that a failure
+    leaves at most the last one that cannot be undone."""
+
+    def undoable(statement: Statement) -> bool:
+        try:
+            add_permission_args(statement, function_arn)
+        except ValueError:
+            return False
+        return True
+
+    return sorted(planned, key=lambda statement: not undoable(statement))
 
 
 class RemoveLambdaPublicAccess(Remediation[PolicyState]):
@@ -312,9 +380,25 @@ class RemoveLambdaPublicAccess(Remediation[PolicyState]):
         lam = ctx.factory.client("lambda")
         planned: list[Statement] = plan.details["removedStatements"]
         check_unchanged(lam, state.name, planned)
-        if plan.after["functionUrlAuthType"] != plan.before["functionUrlAuthType"]:
-            lam.update_function_url_config(FunctionName=state.name, AuthType=URL_AUTH_IAM)
-        remove_statements(lam, state.name, planned)
+        removed: list[Statement] = []
+        switched_from: str | None = None
+        try:
+            if plan.after["functionUrlAuthType"] != plan.before["functionUrlAuthType"]:
+                lam.update_function_url_config(FunctionName=state.name, AuthType=URL_AUTH_IAM)
+                switched_from = plan.before["functionUrlAuthType"]
+            remove_statements(lam, state.name, undoable_first(planned, state.arn), removed)
+        except Exception:
+            # Half a removal is a policy nobody reviewed: back to the old one, loudly.
+            restore(lam, state, removed, switched_from, ctx.notes)
+            raise
+
+    def live_values(self, ctx: FixContext, state: PolicyState, plan: Plan) -> dict[str, Any]:
+        """The public Sids in the order the plan lists them, and the URL's AuthType."""
+        public = [str(s.get("Sid")) for s, _ in state.public()]
+        listed = list(plan.before["publicStatements"])
+        ordered = [sid for sid in listed if sid in public]
+        ordered += [sid for sid in public if sid not in listed]
+        return {"publicStatements": ordered, "functionUrlAuthType": state.url_auth_type}
 
     def verify(self, state: PolicyState, plan: Plan) -> str | None:
         problems = []

@@ -147,6 +147,9 @@ class SetLogRetention(Remediation[LogGroupState]):
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("logs").tag_resource(resourceArn=arn, tags=tags)
 
+    def live_values(self, ctx: FixContext, state: LogGroupState, plan: Plan) -> dict[str, Any]:
+        return {"retentionInDays": state.retention}
+
     def rollback_plan(
         self, ctx: FixContext, state: LogGroupState, original: dict[str, Any]
     ) -> Plan:

@@ -44,7 +44,10 @@ The code change (Powertools), per variable::
 
 Crash safety: the secret is written and read back before the environment changes,
 and the environment changes in one UpdateFunctionConfiguration, so a crash at any
-step leaves the old environment or the new one with every value stored.
+step leaves the old environment or the new one with every value stored. A retry of
+the same event after a crash that followed the change verifies the interrupted
+attempt's plan against the live state (the new secret's ARN taken from the function's
+secret) and records the change as applied once.
 
 Rollback (replace mode only): refused unless ``--restore-plaintext`` is given (it
 would put plaintext back); with it the stored values return to their variables and
@@ -74,7 +77,8 @@ Scenarios:
     shows the plan.
   Given the opt-out tag, a compliant function or a deleted one, When triggered, Then skipped.
   Given a crash at any step, When it stops, Then the old or the new environment remains,
-    every value is in the environment or the secret, and a re-run converges.
+    every value is in the environment or the secret, and a re-run converges (a retry of
+    the same event records the change as applied exactly once).
   Given a write that does not read back, an update that does not take effect or a missing
     grant, When triggered, Then failed: recorded and raised.
   Given the environment edited while the fix runs, When it would update, Then failed and
@@ -672,11 +676,9 @@ def apply_fix(factory: Any, state: FunctionState, plan: Plan) -> None:
     names = list(plan.before["plaintextVariables"])
     arn = store_and_read_back(factory.client("secretsmanager"), state, names, key_arn)
     # A new secret's ARN is known only now: the record (details) and verify carry it.
-    replaced = plan.details["mode"] == REPLACE
-    style = str(plan.details.get("referenceStyle") or PER_VARIABLE)
-    plan.details.update(secretArn=arn, codeChange=code_change(arn, names, style, replaced))
+    plan.details.update(secret_details(plan.details, names, arn))
     grant_read(factory.client("iam"), state, arn, key_arn)
-    if not replaced:
+    if plan.details["mode"] != REPLACE:
         return
     lam = factory.client("lambda")
     variables, revision = fresh_environment(lam, state)
@@ -684,6 +686,26 @@ def apply_fix(factory: Any, state: FunctionState, plan: Plan) -> None:
     update_environment(
         lam, state.name, replaced_environment(variables, names, references, arn), revision
     )
+
+
+def secret_details(details: Mapping[str, Any], names: list[str], arn: str) -> dict[str, str]:
+    """The secret's ARN and the code change naming it: known once the secret exists."""
+    style = str(details.get("referenceStyle") or PER_VARIABLE)
+    return {
+        "secretArn": arn,
+        "codeChange": code_change(arn, names, style, details["mode"] == REPLACE),
+    }
+
+
+def resume_plan(state: FunctionState, plan: Plan) -> Plan:
+    """An interrupted attempt's plan, journaled before the secret existed: its secret is
+    the function's own (tagged for it), so verify and the record can name its ARN."""
+    vault = state.vault
+    if plan.details.get("secretArn") or vault is None or vault.function_arn != state.arn:
+        return plan
+    names = list(plan.before.get("plaintextVariables") or [])
+    details = {**plan.details, **secret_details(plan.details, names, vault.arn)}
+    return Plan(action=plan.action, before=plan.before, after=plan.after, details=details)
 
 
 def fix_problem(state: FunctionState, plan: Plan) -> str | None:
@@ -810,6 +832,9 @@ class StripEnvSecrets(Remediation[FunctionState]):
     def verify(self, state: FunctionState, plan: Plan) -> str | None:
         """Vault mode: stored and granted (the rule stays NON_COMPLIANT by design)."""
         return fix_problem(state, plan)
+
+    def resume_plan(self, state: FunctionState, plan: Plan) -> Plan:
+        return resume_plan(state, plan)
 
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None:
         ctx.factory.client("lambda").tag_resource(Resource=arn, Tags=tags)

@@ -11,13 +11,24 @@ from botocore.awsrequest import AWSResponse
 
 @contextmanager
 def inject_error(
-    client: Any, operation: str, code: str, status: int = 400, message: str = "injected"
+    client: Any,
+    operation: str,
+    code: str,
+    status: int = 400,
+    message: str = "injected",
+    *,
+    skip: int = 0,
 ) -> Iterator[list[str]]:
-    """Every call to `operation` on `client` fails with `code` before reaching the server."""
+    """Every call to `operation` on `client` after the first `skip` fails with `code`
+    before reaching the server."""
     seen: list[str] = []
+    passed: list[str] = []
     event = f"before-call.{client.meta.service_model.service_name}.{operation}"
 
-    def fail(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def fail(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if len(passed) < skip:
+            passed.append(operation)
+            return None
         seen.append(operation)
         http = AWSResponse("http://stand-in", status, {}, None)
         parsed = {

@@ -11,11 +11,13 @@ import copy
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from apigw_stages import REST, V2, read_ci, rest_stage, run_rule, v2_stage
+from botocore.awsrequest import AWSResponse
 from conftest import CallCounter, lambda_context, load_event
-from faults import swallow_call
+from faults import inject_error, swallow_call
 
 from configguard import cibuilder, settings
 from configguard.remediation import RemediationFailedError
@@ -323,6 +325,77 @@ def test_failed_verification_is_recorded_and_raised(factory, role):
     assert record["outcome"] == "failed"
     assert "default loggingLevel reads back as None" in record["error"]
     assert run(event("config", arn))["outcome"] == "applied"
+
+
+@contextmanager
+def lost_create_log_group(standin, factory) -> Iterator[list[str]]:
+    """CreateLogGroup reaches CloudWatch Logs but its answer is lost: botocore's retry of
+    the same request finds the group (ResourceAlreadyExistsException)."""
+    seen: list[str] = []
+    logs = factory.client("logs")
+
+    def first_attempt_went_through(params: dict, **_: object) -> tuple:
+        request = json.loads(params["body"])  # CloudWatch Logs speaks JSON
+        seen.append(request["logGroupName"])
+        standin.client("logs").create_log_group(**request)
+        answer = {"Error": {"Code": "ResourceAlreadyExistsException", "Message": "exists"}}
+        return AWSResponse("http://stand-in", 400, {}, None), answer
+
+    logs.meta.events.register(
+        "before-call.logs.CreateLogGroup", first_attempt_went_through, unique_id="lost"
+    )
+    yield seen
+    logs.meta.events.unregister("before-call.logs.CreateLogGroup", unique_id="lost")
+
+
+def test_a_lost_create_log_group_answer_still_gets_its_retention(standin, factory, role):
+    set_account_role(factory, role)
+    arn = rest_stage(factory, "lost-answer")
+    with lost_create_log_group(standin, factory) as created:
+        record = run(event("config", arn))
+    assert record["outcome"] == "applied", record
+    assert created == [record["details"]["logGroup"]["name"]]
+    assert log_group(factory, created[0])["retentionInDays"] == 365
+
+
+def test_a_group_left_without_retention_gets_it_when_fixed_again(factory, role):
+    set_account_role(factory, role)
+    arn = rest_stage(factory, "half-made-group")
+    with (
+        inject_error(factory.client("logs"), "PutRetentionPolicy", "AccessDeniedException"),
+        pytest.raises(RemediationFailedError, match="resource unchanged"),
+    ):
+        handler(event("config", arn), CTX)
+    [failed] = list_records(factory, resource_id=arn)
+    name = failed["details"]["logGroup"]["name"]
+    assert "retentionInDays" not in log_group(factory, name)  # created, retention failed
+    assert failed["resource_state"] == "unchanged"
+    assert "accessLogSettings" not in rest(factory, arn)
+    record = run(event("config", arn))
+    assert record["outcome"] == "applied", record
+    assert record["details"]["logGroup"] == {
+        "name": name,
+        "created": False,
+        "kmsKeyId": failed["details"]["logGroup"]["kmsKeyId"],
+        "retentionInDays": 365,
+        "setRetention": True,
+    }
+    assert log_group(factory, name)["retentionInDays"] == 365
+
+
+def test_a_failed_stage_update_keeps_the_account_role_and_says_so(factory, role, no_account_role):
+    arn = rest_stage(factory, "stage-update-fails")
+    with (
+        inject_error(factory.client("apigateway"), "UpdateStage", "ConflictException", 409),
+        pytest.raises(RemediationFailedError, match="resource unchanged"),
+    ):
+        handler(event("config", arn), CTX)
+    [record] = list_records(factory, resource_id=arn)
+    assert record["outcome"] == "failed" and record["resource_state"] == "unchanged"
+    assert record["reason"] == "The change failed; the resource is unchanged."
+    assert "Preparation(s) kept: cloudwatchRoleArn (made first, harmless alone)." in record["notes"]
+    assert account_role(factory) == role
+    assert "accessLogSettings" not in rest(factory, arn)
 
 
 def test_deleted_stage_is_skipped(factory):

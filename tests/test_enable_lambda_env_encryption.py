@@ -22,7 +22,7 @@ from conftest import (
     make_function,
     stored_results,
 )
-from faults import swallow_call
+from faults import inject_error, swallow_call
 
 from configguard import cibuilder, settings
 from configguard.remediation import Refusal, RemediationFailedError
@@ -355,6 +355,29 @@ def test_failed_verification_is_recorded_and_raised(standin, factory):
     [record] = list_records(factory, resource_id="enc-swallowed")
     assert record["outcome"] == "failed" and "verification failed" in record["error"]
     assert key_of(factory, "enc-swallowed") is None
+
+
+def test_a_failed_key_update_leaves_the_function_unchanged_and_keeps_the_grant(standin, factory):
+    function(factory, "enc-conflict")
+    with (
+        inject_error(
+            factory.client("lambda"),
+            "UpdateFunctionConfiguration",
+            "ResourceConflictException",
+            409,
+        ) as seen,
+        pytest.raises(RemediationFailedError, match="resource unchanged"),
+    ):
+        handler(config_event("enc-conflict"), CTX)
+    assert seen == ["UpdateFunctionConfiguration"]
+    [record] = list_records(factory, resource_id="enc-conflict")
+    assert record["outcome"] == "failed" and record["resource_state"] == "unchanged"
+    assert "Preparation(s) kept: roleDecryptGrant (made first, harmless alone)." in record["notes"]
+    assert key_of(factory, "enc-conflict") is None
+    assert grant(factory, "enc-conflict-role") is not None
+    again = run(config_event("enc-conflict"))
+    assert again["outcome"] == "applied" and again["before"]["roleDecryptGrant"] is True
+    assert key_of(factory, "enc-conflict") == key_arn()
 
 
 def test_deleted_function_is_skipped(standin, factory):

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from conftest import (
     ACCOUNT,
     REGION,
@@ -22,7 +23,7 @@ from conftest import (
     make_function,
     stored_results,
 )
-from faults import swallow_call
+from faults import inject_error, swallow_call
 
 from configguard import cibuilder, settings
 from configguard.remediation import Refusal, RemediationFailedError
@@ -288,6 +289,79 @@ def test_removal_that_does_not_take_effect_fails(standin, factory):
     assert seen == ["RemovePermission"]
     [record] = list_records(factory, resource_id="pub-swallowed")
     assert record["outcome"] == "failed" and "pub still present" in record["error"]
+
+
+def url_fix(factory, monkeypatch, name: str) -> None:
+    """A public NONE-auth URL with AWS's two grants, and the flag that lets the fix act."""
+    monkeypatch.setenv(settings.FIX_FUNCTION_URL_AUTH, "true")
+    function(factory, name)
+    public_url(factory, name)
+
+
+def test_a_failed_second_removal_restores_the_first_and_the_url(standin, factory, monkeypatch):
+    url_fix(factory, monkeypatch, "pub-half-way")
+    before = policy(factory, "pub-half-way")
+    with (
+        inject_error(
+            factory.client("lambda"), "RemovePermission", "AccessDeniedException", 403, skip=1
+        ) as seen,
+        pytest.raises(RemediationFailedError, match="resource unchanged"),
+    ):
+        handler(cli_event("pub-half-way"), CTX)
+    assert seen == ["RemovePermission"]  # the first removal went through
+    [record] = list_records(factory, resource_id="pub-half-way")
+    assert record["outcome"] == "failed" and record["resource_state"] == "unchanged"
+    undone = [n for n in record["notes"] if n.startswith("After the failure")]
+    assert undone == [
+        f"After the failure, what was already changed was undone: re-added {URL_GRANT}; "
+        "URL AuthType back to NONE."
+    ]
+    assert sorted(sids(factory, "pub-half-way")) == sorted(s["Sid"] for s in before)
+    assert url_auth(factory, "pub-half-way") == "NONE"
+    assert run(cli_event("pub-half-way"))["outcome"] == "applied"
+
+
+def test_a_removal_whose_statement_is_already_gone_counts_as_removed(standin, factory, monkeypatch):
+    url_fix(factory, monkeypatch, "pub-lost-answer")
+    lam = factory.client("lambda")
+
+    def first_attempt_went_through(params: dict, **_: Any) -> tuple:
+        # The answer of the first attempt was lost; botocore's retry finds it done.
+        sid = params["url_path"].rsplit("/", 1)[-1].split("?")[0]
+        standin.client("lambda").remove_permission(FunctionName="pub-lost-answer", StatementId=sid)
+        answer = {"Error": {"Code": "ResourceNotFoundException", "Message": "no statement"}}
+        return AWSResponse("http://stand-in", 404, {}, None), answer
+
+    lam.meta.events.register(
+        "before-call.lambda.RemovePermission", first_attempt_went_through, unique_id="lost"
+    )
+    try:
+        record = run(cli_event("pub-lost-answer"))
+    finally:
+        lam.meta.events.unregister("before-call.lambda.RemovePermission", unique_id="lost")
+    assert record["outcome"] == "applied", record
+    assert sids(factory, "pub-lost-answer") == []
+    assert url_auth(factory, "pub-lost-answer") == "AWS_IAM"
+
+
+def test_a_partial_change_that_cannot_be_undone_is_said_loudly(standin, factory, monkeypatch):
+    url_fix(factory, monkeypatch, "pub-partial")
+    lam = factory.client("lambda")
+    with (
+        inject_error(lam, "RemovePermission", "AccessDeniedException", 403, skip=1),
+        inject_error(lam, "AddPermission", "AccessDeniedException", 403),
+        pytest.raises(RemediationFailedError, match="resource partial"),
+    ):
+        handler(cli_event("pub-partial"), CTX)
+    [record] = list_records(factory, resource_id="pub-partial")
+    assert record["outcome"] == "failed" and record["resource_state"] == "partial"
+    assert record["reason"] == "PARTIAL CHANGE: the change failed half-way; a person must look."
+    assert record["error"].startswith("PARTIAL CHANGE left behind. ClientError: ")
+    assert f"Re-adding statement {URL_GRANT} failed (AccessDeniedException)." in record["notes"]
+    [partial] = [n for n in record["notes"] if n.startswith("PARTIAL CHANGE")]
+    assert "publicStatements is [" in partial and "A person must finish or undo it." in partial
+    assert sids(factory, "pub-partial") == [URL_COMPANION]
+    assert url_auth(factory, "pub-partial") == "NONE"  # the URL was restored
 
 
 def test_deleted_function_is_skipped(standin, factory):

@@ -31,6 +31,15 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class ResourceState(StrEnum):
+    """Where an attempted change left the resource, judged against the plan by a read-back."""
+
+    CHANGED = "changed"  # as the plan's after
+    UNCHANGED = "unchanged"  # still as the plan's before: nothing took effect
+    PARTIAL = "partial"  # neither: part of the change took effect (a person must look)
+    UNKNOWN = "unknown"  # the read-back failed or found the resource gone
+
+
 # Outcomes that page nobody: nothing changed and nothing needs a human.
 _QUIET = frozenset({Outcome.SKIPPED, Outcome.DUPLICATE})
 _METRIC = {
@@ -78,6 +87,8 @@ class AuditRecord(BaseModel):
     # What a rollback needs beyond before/after (e.g. the secret ARN); never values.
     details: dict[str, Any] | None = None
     error: str | None = None
+    # Set once a change was attempted (ResourceState), so a failure says what it left.
+    resource_state: ResourceState | None = None
     related_audit_id: str | None = None
     notes: list[str] = Field(default_factory=list)
 

@@ -4,9 +4,25 @@ Pipeline for each request (fail closed: an error in a gate changes nothing and
 leaves a record saying why):
 
   kill switch -> mode (off | dry-run | apply) -> account allowlist -> [idempotency]
-  -> re-read live state -> opt-out tag -> already compliant? -> plan (may refuse)
-  -> dry-run stops here -> blast-radius cap (atomic, DynamoDB) -> apply
-  -> read back and verify -> tag -> audit record everywhere
+  -> [journal: an earlier attempt applied?] -> re-read live state
+  -> [interrupted attempt finished?] -> opt-out tag -> already compliant?
+  -> plan (may refuse) -> dry-run stops here -> blast-radius cap (atomic, DynamoDB)
+  -> journal -> apply -> read back and verify -> tag -> audit record everywhere
+
+The journal (an item in the idempotency table, per request) says which attempt is
+about to change the resource and what it planned. A process that dies after its
+change but before its audit record leaves only that; when Lambda's retry of the same
+request finds the resource as the interrupted attempt planned, it records the change
+as applied (once) instead of skipping it as already compliant. One that dies after
+its applied record but before Powertools completed the idempotency record makes the
+retry a duplicate of that record.
+
+When apply or its verification fails, the engine reads the resource again and records
+where the change left it (`resource_state`): unchanged (the plan's before), changed
+(its after) or, loudly in the reason, error, notes and finding note, partial. A fix
+says how its live values read in its plan's terms (`live_values`); preparations on
+other resources made first (an IAM grant, an account setting) are named when kept but
+do not count. A fix whose writes can fail between them undoes the earlier ones.
 
 A rollback request (`configguard rollback <audit-id>`) runs the same fix function:
 kill switch -> account allowlist -> [idempotency on the audit id] -> the original
@@ -18,6 +34,7 @@ changes, so neither the mode nor the blast-radius cap stops them.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -38,8 +55,8 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.exceptions import ClientError
 
 from configguard import audit, findings, settings
-from configguard.audit import AuditRecord, Outcome
-from configguard.clients import ClientFactory, default_factory
+from configguard.audit import AuditRecord, Outcome, ResourceState
+from configguard.clients import ClientFactory, current_region, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
 from configguard.redact import redact_text
 from configguard.registry import RemediationSpec
@@ -62,7 +79,33 @@ class RemediationFailedError(RuntimeError):
     """The fix was attempted and did not leave the resource compliant."""
 
 
+class RequestInProgressError(RuntimeError):
+    """Another invocation holds the request. The invocation fails after recording the
+    duplicate, so Lambda retries it later: by then the other one has finished (the retry
+    is an ordinary duplicate) or died (its claim has expired and the retry does the job).
+    Retries that run out leave the event in the dead-letter queue, whose alarm pages."""
+
+
+IN_PROGRESS_REASON = "The same request is being processed by another invocation."
+
+
 StateT = TypeVar("StateT")
+
+# The reason of a failed record, by where the attempted change left the resource.
+_FAILED_LEFT = {
+    ResourceState.UNCHANGED: "The change failed; the resource is unchanged.",
+    ResourceState.CHANGED: "The change took effect, but the fix did not complete (see error).",
+    ResourceState.PARTIAL: "PARTIAL CHANGE: the change failed half-way; a person must look.",
+    ResourceState.UNKNOWN: "The change failed and the resource could not be read back.",
+}
+
+
+def _failure(exc: Exception) -> str:
+    """An exception in a few words: its type and, for AWS errors, the error code."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        return f"{code} from {exc.operation_name}"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -83,6 +126,8 @@ class FixContext:
     notes: list[str] = field(default_factory=list)
     findings: list[FindingRef] = field(default_factory=list)
     hub: ClientFactory | None = None
+    # The request's idempotency key: names its journal entry.
+    job: str = ""
 
     @property
     def hub_factory(self) -> ClientFactory:
@@ -93,6 +138,11 @@ class Remediation(ABC, Generic[StateT]):
     """One fix. Subclasses set `spec` and implement the five steps."""
 
     spec: ClassVar[RemediationSpec]
+    # Plan keys that describe preparations on other resources (an IAM grant, an account
+    # setting): made first, harmless alone, and kept when a later step fails (rollbacks
+    # keep them too). They do not count when judging where a failed change left the
+    # resource, and the record names those that were kept.
+    preparations: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def read(self, ctx: FixContext) -> StateT | None:
@@ -121,6 +171,19 @@ class Remediation(ABC, Generic[StateT]):
 
     @abstractmethod
     def tag_resource(self, ctx: FixContext, arn: str, tags: dict[str, str]) -> None: ...
+
+    def live_values(self, ctx: FixContext, state: StateT, plan: Plan) -> dict[str, Any] | None:
+        """The live values of the plan's keys (those of plan.after), in the plan's terms.
+
+        After a failed apply the engine compares them with plan.before and plan.after.
+        None: the fix cannot say, and the engine compares whole states instead.
+        """
+        return None
+
+    def resume_plan(self, state: StateT, plan: Plan) -> Plan:
+        """An interrupted attempt's plan (as journaled before apply), completed from the
+        live state with what apply adds to it, e.g. the ARN of a resource it created."""
+        return plan
 
     def rollback_plan(self, ctx: FixContext, state: StateT, original: dict[str, Any]) -> Plan:
         """How to revert the applied change `original` (a stored audit record).
@@ -265,6 +328,10 @@ def reserve_change(factory: ClientFactory, spec: RemediationSpec, account: str) 
     return int(response["Attributes"]["changes"]["N"])
 
 
+JOURNAL_PREFIX = "journal#"
+JOURNAL_SECONDS = 24 * 3600
+
+
 def opted_out(tags: dict[str, str]) -> bool:
     key = settings.optional(settings.OPT_OUT_TAG, settings.DEFAULT_OPT_OUT_TAG)
     return tags.get(key, "").strip().lower() == "false"
@@ -283,13 +350,20 @@ class Engine:
         return self._factory or default_factory()
 
     def handle(self, event: Any, context: Any = None) -> list[dict[str, Any]]:
-        requests = parse_requests(self.spec, event)
+        requests = parse_requests(self.spec, event, region=self.factory.region or current_region())
         results = [self.run(request, context) for request in requests]
         failed = [r for r in results if r["outcome"] == Outcome.FAILED]
         if failed:
             raise RemediationFailedError(
                 f"{self.spec.name} failed on {len(failed)} resource(s); "
                 f"audit ids: {', '.join(r['audit_id'] for r in failed)}"
+            )
+        waiting = [r for r in results if r.get("reason") == IN_PROGRESS_REASON]
+        if waiting:
+            raise RequestInProgressError(
+                f"{self.spec.name}: {len(waiting)} request(s) held by another invocation; "
+                f"failing so that Lambda retries; audit ids: "
+                f"{', '.join(r['audit_id'] for r in waiting)}"
             )
         return results
 
@@ -376,7 +450,7 @@ class Engine:
         )
         def execute(job: dict[str, Any]) -> dict[str, Any]:
             started.append(True)
-            return self._execute(request, mode)
+            return self._execute(request, mode, str(job["key"]))
 
         key = "|".join(
             (
@@ -399,7 +473,7 @@ class Engine:
         except IdempotencyAlreadyInProgressError:
             record = self._record(request, mode)
             record.outcome = Outcome.DUPLICATE
-            record.reason = "The same request is being processed by another invocation."
+            record.reason = IN_PROGRESS_REASON
             return audit.write(record, factory)
         except IdempotencyPersistenceLayerError as exc:
             if started:
@@ -416,10 +490,10 @@ class Engine:
             return audit.write(record, factory)
         return result
 
-    def _execute(self, request: RemediationRequest, mode: str) -> dict[str, Any]:
+    def _execute(self, request: RemediationRequest, mode: str, job: str = "") -> dict[str, Any]:
         factory = self.factory
         record = self._record(request, mode)
-        ctx = FixContext(factory=factory, request=request, hub=factory)
+        ctx = FixContext(factory=factory, request=request, hub=factory, job=job)
         pipeline = self._rollback_pipeline if request.rollback_of else self._pipeline
         try:
             ctx.factory = resource_factory(factory, request.account_id)
@@ -433,6 +507,10 @@ class Engine:
         except Exception as exc:
             record.outcome = Outcome.FAILED
             record.error = f"{type(exc).__name__}: {redact_text(str(exc))[:1000]}"
+            if record.resource_state is not None:
+                record.reason = _FAILED_LEFT[ResourceState(record.resource_state)]
+            if record.resource_state == ResourceState.PARTIAL:
+                record.error = f"PARTIAL CHANGE left behind. {record.error}"
             # Failure leaves the findings NOTIFIED: a person has to look.
             ctx.findings = ctx.findings or list(request.findings)
             self._note_findings(
@@ -442,8 +520,9 @@ class Engine:
             )
             record.notes.extend(ctx.notes)
             data = audit.write(record, factory)
+            left = f"; resource {record.resource_state}" if record.resource_state else ""
             raise RemediationFailedError(
-                f"{self.spec.name} failed on {request.resource_id} (audit {data['audit_id']})"
+                f"{self.spec.name} failed on {request.resource_id} (audit {data['audit_id']}{left})"
             ) from exc
         if record.outcome in (Outcome.SKIPPED, Outcome.REFUSED, Outcome.BLOCKED):
             # Nothing changed: the findings say why, so nothing happens silently.
@@ -467,6 +546,14 @@ class Engine:
 
     def _pipeline(self, ctx: FixContext, record: AuditRecord, mode: str) -> None:
         fix = self.fix
+        attempt = self._interrupted(ctx) if mode == "apply" else None
+        if attempt is not None and attempt["outcome"] == Outcome.APPLIED:
+            record.outcome, record.related_audit_id = Outcome.DUPLICATE, attempt["audit_id"]
+            record.reason = (
+                "Already handled (outcome applied); that invocation stopped before its "
+                "idempotency record was completed."
+            )
+            return
         state = fix.read(ctx)
         if state is None:
             record.outcome, record.reason = Outcome.SKIPPED, "The resource no longer exists."
@@ -477,6 +564,8 @@ class Engine:
         )
         if problem:
             ctx.notes.append(problem)
+        if attempt is not None and self._finish_interrupted(ctx, record, state, attempt):
+            return
         if opted_out(fix.tags(state)):
             record.outcome = Outcome.SKIPPED
             record.reason = "The resource opted out with configguard:auto-remediate=false."
@@ -505,25 +594,172 @@ class Engine:
             f"configguard {self.spec.name}: applying {plan.action} (audit {record.audit_id})",
             "NOTIFIED",
         )
-        fix.apply(ctx, state, plan)
-        after = fix.read(ctx)
-        problem = "the resource disappeared" if after is None else fix.verify(after, plan)
+        self._journal(ctx, record, still)
+        try:
+            fix.apply(ctx, state, plan)
+            after = fix.read(ctx)
+            problem = "the resource disappeared" if after is None else fix.verify(after, plan)
+        except Exception:
+            self._settle(ctx, record, state, plan, fix.verify)
+            raise
         if problem is not None:
+            self._settle(ctx, record, state, plan, fix.verify)
             raise RemediationFailedError(f"verification failed after {plan.action}: {problem}")
-        record.outcome = Outcome.APPLIED
-        record.reason = f"Applied {plan.action}; verified compliant. Was: {still}"
+        self._applied(ctx, record, f"Applied {plan.action}; verified compliant. Was: {still}")
+
+    def _applied(self, ctx: FixContext, record: AuditRecord, reason: str) -> None:
+        """A verified change: the record says so, the findings are resolved, the resource tagged."""
+        record.outcome, record.reason = Outcome.APPLIED, reason
+        record.resource_state = ResourceState.CHANGED
         self._note_findings(
             ctx,
-            f"configguard {self.spec.name}: applied {plan.action}; verified compliant "
+            f"configguard {self.spec.name}: applied {record.action}; verified compliant "
             f"(audit {record.audit_id})",
             "RESOLVED",
         )
         try:
-            fix.tag_resource(
-                ctx, record.resource_arn, {settings.LAST_REMEDIATION_TAG: record.audit_id}
+            self.fix.tag_resource(
+                ctx, str(record.resource_arn), {settings.LAST_REMEDIATION_TAG: record.audit_id}
             )
         except ClientError as exc:
             ctx.notes.append(f"tagging failed: {exc.response.get('Error', {}).get('Code')}")
+
+    def _journal_key(self, ctx: FixContext) -> dict[str, Any]:
+        return {"id": {"S": f"{JOURNAL_PREFIX}{ctx.job}"}}
+
+    def _journal(self, ctx: FixContext, record: AuditRecord, was: str) -> None:
+        """Before the change: which attempt of this request applies what (names, no values)."""
+        if not ctx.job:
+            return
+        data = record.safe()
+        attempt = {key: data[key] for key in ("audit_id", "action", "before", "after", "details")}
+        attempt["was"] = redact_text(was)
+        expires = int(datetime.now(UTC).timestamp()) + JOURNAL_SECONDS
+        try:
+            self.factory.client("dynamodb").put_item(
+                TableName=settings.require(settings.IDEMPOTENCY_TABLE),
+                Item={
+                    **self._journal_key(ctx),
+                    "attempt": {"S": json.dumps(attempt, sort_keys=True)},
+                    "expiration": {"N": str(expires)},
+                },
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            raise GateError(f"idempotency journal unavailable ({code})") from exc
+
+    def _interrupted(self, ctx: FixContext) -> dict[str, Any] | None:
+        """The journaled earlier attempt of this request (it began applying) with the
+        outcome it recorded (None: the process died first), or None."""
+        if not ctx.job:
+            return None
+        try:
+            item = (
+                self.factory.client("dynamodb")
+                .get_item(
+                    TableName=settings.require(settings.IDEMPOTENCY_TABLE),
+                    Key=self._journal_key(ctx),
+                    ConsistentRead=True,
+                )
+                .get("Item")
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            raise GateError(f"idempotency journal unavailable ({code})") from exc
+        if not item:
+            return None
+        attempt: dict[str, Any] = json.loads(item["attempt"]["S"])
+        earlier = audit.read(ctx.hub_factory, str(attempt["audit_id"]))
+        attempt["outcome"] = earlier.get("outcome") if earlier else None
+        return attempt
+
+    def _finish_interrupted(
+        self, ctx: FixContext, record: AuditRecord, state: Any, attempt: dict[str, Any]
+    ) -> bool:
+        """True when an interrupted attempt of this request left the resource as it planned:
+        then that change is recorded as applied (once), not skipped as already compliant."""
+        plan = self.fix.resume_plan(
+            state,
+            Plan(
+                action=str(attempt["action"]),
+                before=dict(attempt["before"] or {}),
+                after=dict(attempt["after"] or {}),
+                details=dict(attempt["details"] or {}),
+            ),
+        )
+        if self.fix.verify(state, plan) is not None:
+            return False  # not finished: plan and apply again
+        record.action, record.before, record.after = plan.action, plan.before, plan.after
+        record.details = plan.details
+        if attempt["outcome"] is not None:
+            record.related_audit_id = str(attempt["audit_id"])  # its failure is on record
+        else:
+            # The id its notes and tag already name: the record they point to now exists.
+            record.audit_id = str(attempt["audit_id"])
+        self._applied(
+            ctx,
+            record,
+            f"Applied {plan.action}; verified compliant. Attempt {attempt['audit_id']} was "
+            "interrupted after it began applying; this retry of the same request found the "
+            f"change in place. Was: {attempt['was']}",
+        )
+        return True
+
+    def _settle(
+        self,
+        ctx: FixContext,
+        record: AuditRecord,
+        before: Any,
+        plan: Plan,
+        verify: Callable[[Any, Plan], str | None],
+    ) -> None:
+        """After a failed apply or verification: read the resource again and record which
+        side of the plan it is on (ResourceState); a partial change is said loudly."""
+        fix = self.fix
+        try:
+            live = fix.read(ctx)
+            values = None if live is None else fix.live_values(ctx, live, plan)
+        except Exception as exc:
+            record.resource_state = ResourceState.UNKNOWN
+            record.notes.append(f"Resource state unknown: the read-back failed ({_failure(exc)}).")
+            return
+        if live is None:
+            record.resource_state = ResourceState.UNKNOWN
+            record.notes.append("Resource state unknown: the resource no longer exists.")
+            return
+        differing: list[str] = []
+        if values is None:
+            changed, unchanged = verify(live, plan) is None, live == before
+        else:
+            keys = [key for key in plan.after if key not in fix.preparations]
+            changed = all(values.get(key) == plan.after[key] for key in keys)
+            unchanged = all(values.get(key) == plan.before.get(key) for key in keys)
+            differing = [
+                f"{key} is {values.get(key)!r} (was {plan.before.get(key)!r}, "
+                f"planned {plan.after[key]!r})"
+                for key in keys
+                if values.get(key) not in (plan.before.get(key), plan.after[key])
+            ]
+            kept = [
+                key
+                for key in plan.after
+                if key in fix.preparations and values.get(key) != plan.before.get(key)
+            ]
+            if kept:
+                record.notes.append(
+                    f"Preparation(s) kept: {', '.join(kept)} (made first, harmless alone)."
+                )
+        if changed:
+            record.resource_state = ResourceState.CHANGED
+        elif unchanged:
+            record.resource_state = ResourceState.UNCHANGED
+        else:
+            record.resource_state = ResourceState.PARTIAL
+            record.notes.append(
+                "PARTIAL CHANGE: the resource is neither as it was nor as planned"
+                + (f": {'; '.join(differing)}" if differing else "")
+                + ". A person must finish or undo it."
+            )
 
     def _rollback_pipeline(self, ctx: FixContext, record: AuditRecord, mode: str) -> None:
         fix, request = self.fix, ctx.request
@@ -564,11 +800,19 @@ class Engine:
             record.outcome = Outcome.DRY_RUN
             record.reason = f"Dry run: would roll back {audit_id}: {plan.action}."
             return
-        fix.rollback_apply(ctx, state, plan)
-        after = fix.read(ctx)
-        problem = "the resource disappeared" if after is None else fix.rollback_verify(after, plan)
+        try:
+            fix.rollback_apply(ctx, state, plan)
+            after = fix.read(ctx)
+            problem = (
+                "the resource disappeared" if after is None else fix.rollback_verify(after, plan)
+            )
+        except Exception:
+            self._settle(ctx, record, state, plan, fix.rollback_verify)
+            raise
         if problem is not None:
+            self._settle(ctx, record, state, plan, fix.rollback_verify)
             raise RemediationFailedError(f"verification failed after {plan.action}: {problem}")
+        record.resource_state = ResourceState.CHANGED
         record.outcome = Outcome.APPLIED
         record.reason = f"Rolled back {audit_id}: {plan.action}; verified."
         try:
@@ -587,7 +831,7 @@ def remediation_handler(
     name = fix_cls.spec.name
 
     @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True, correlation_id_path="id")
+    @logger.inject_lambda_context(clear_state=True, correlation_id_path="id", log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_dimension(name="remediation", value=name)
