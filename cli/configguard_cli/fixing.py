@@ -8,8 +8,8 @@ from typing import Any
 
 from configguard import registry
 from configguard.audit import Outcome
-from configguard.clients import ClientFactory
-from configguard.remediation import RemediationFailedError
+from configguard.clients import ClientFactory, current_region
+from configguard.remediation import RemediationFailedError, RequestInProgressError
 from configguard_cli.events import context_for, fix_request_event, rollback_request_event
 from configguard_cli.handlers import (
     deployed_environment,
@@ -64,7 +64,7 @@ def run_fix(
         rule,
         resource_id,
         account_id=account,
-        region=factory.region or "",
+        region=factory.region or current_region(),
         actor=actor,
         reason=reason,
         dry_run=dry_run,
@@ -109,12 +109,13 @@ def fix_all(
                     account=account,
                 )
             )
-        except RemediationFailedError as exc:
+        except (RemediationFailedError, RequestInProgressError) as exc:
+            failed = isinstance(exc, RemediationFailedError)
             summaries.append(
                 {
                     "rule": rule,
                     "resource_id": resource_id,
-                    "outcome": Outcome.FAILED.value,
+                    "outcome": (Outcome.FAILED if failed else Outcome.DUPLICATE).value,
                     "reason": str(exc),
                 }
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -71,6 +72,53 @@ class CliError(Exception):
     """A problem the user can act on: printed as one line, exit code 2."""
 
 
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_STAGE = r"arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/{}/[A-Za-z0-9]+/stages/[^/\s]+"
+# The resource ids Config gives the resource types fixes act on, and how to say so.
+RESOURCE_IDS: dict[str, tuple[re.Pattern[str], str]] = {
+    registry.LAMBDA: (
+        re.compile(r"[A-Za-z0-9_-]{1,64}"),
+        "a function name (letters, digits, - and _; at most 64)",
+    ),
+    registry.KMS_KEY: (
+        re.compile(rf"{_UUID}|mrk-[0-9a-f]{{32}}"),
+        "a key id (a UUID, or mrk-<32 hex digits>)",
+    ),
+    registry.LOG_GROUP: (
+        re.compile(r"[\w./#-]{1,512}", re.ASCII),
+        "a log group name (letters, digits, and _ - / . #)",
+    ),
+    registry.TRAIL: (
+        re.compile(
+            r"[A-Za-z0-9][\w.-]{2,127}|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[\w.-]{3,128}",
+            re.ASCII,
+        ),
+        "a trail name or ARN",
+    ),
+    registry.REST_STAGE: (
+        re.compile(_STAGE.format("restapis")),
+        "a REST API stage ARN (arn:aws:apigateway:REGION::/restapis/API/stages/STAGE)",
+    ),
+    registry.HTTP_STAGE: (
+        re.compile(_STAGE.format("apis")),
+        "an HTTP or WebSocket API stage ARN (arn:aws:apigateway:REGION::/apis/API/stages/STAGE)",
+    ),
+}
+
+
+AUDIT_ID = re.compile(r"[0-9a-f]{1,32}-[0-9a-f]{1,32}")  # configguard.audit.new_audit_id
+
+
+def _check_resource_id(spec: registry.RemediationSpec, resource_id: str) -> None:
+    """Refuse, before any AWS call or audit record, an id no resource of the fix's types has."""
+    known = [RESOURCE_IDS[t] for t in spec.resource_types if t in RESOURCE_IDS]
+    if not known or any(pattern.fullmatch(resource_id) for pattern, _ in known):
+        return
+    shown = resource_id if len(resource_id) <= 80 else resource_id[:77] + "..."
+    expected = " or ".join(what for _, what in known)
+    raise CliError(f"malformed resource id {shown!r}: {spec.name} expects {expected}")
+
+
 def _factory(region: str | None, endpoint_url: str | None, profile: str | None) -> ClientFactory:
     """The CLI's clients; the handlers it runs in-process see the same endpoint, profile, Region."""
     import boto3
@@ -113,7 +161,8 @@ def _run(debug: bool, action: Any) -> Any:
         if debug:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+        # The message may quote what the user typed: print it, never read it as markup.
+        err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -145,21 +194,21 @@ def _who(factory: ClientFactory, actor: str | None) -> tuple[str, str | None]:
     """The actor for the audit record and the caller's account (one sts:GetCallerIdentity).
 
     Without --actor the caller's ARN is the actor; if STS cannot say who that is, fail
-    closed rather than record a guess.
+    closed rather than record a guess. An endpoint that cannot be reached, or no
+    credentials at all, is that error: --actor would not help.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from configguard.reads import error_code
     from configguard_cli.fixing import caller_identity
 
     try:
         identity = caller_identity(factory)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
         if actor:
             return actor, None
-        code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
         raise CliError(
-            f"cannot tell who you are (sts:GetCallerIdentity: {code}); pass --actor"
+            f"cannot tell who you are (sts:GetCallerIdentity: {error_code(exc)}); pass --actor"
         ) from None
     return actor or identity.arn, identity.account
 
@@ -410,13 +459,15 @@ def fix(
     noncompliant. The fix's own gates still apply: a fix in dry-run mode only dry-runs.
     Exit codes: 0 done; 1 not confirmed; 2 error. --format json needs --yes or --dry-run.
     """
-    from configguard.remediation import RemediationFailedError
+    from configguard.remediation import RemediationFailedError, RequestInProgressError
     from configguard_cli.fixing import NoFixError, run_fix
 
     def body() -> int:
         _needs_yes(fmt, yes, dry_run)
-        if registry.remediation_for_rule(registry.rule(rule).name) is None:
+        spec = registry.remediation_for_rule(registry.rule(rule).name)
+        if spec is None:
             raise CliError(f"rule {rule} has no paired remediation")
+        _check_resource_id(spec, resource_id)
         factory = _factory(region, endpoint_url, profile)
         who, account = _who(factory, actor)
 
@@ -431,7 +482,7 @@ def fix(
                     dry_run=dry,
                     account=account,
                 )
-            except (NoFixError, RemediationFailedError) as exc:
+            except (NoFixError, RemediationFailedError, RequestInProgressError) as exc:
                 raise CliError(str(exc)) from None
 
         return _plan_then_apply(
@@ -520,11 +571,17 @@ def rollback(
     Exit codes: 0 done; 1 not confirmed; 2 error. --format json needs --yes or --dry-run.
     """
     from configguard import audit as audit_store
-    from configguard.remediation import RemediationFailedError
+    from configguard.remediation import RemediationFailedError, RequestInProgressError
     from configguard_cli.fixing import run_rollback
 
     def body() -> int:
         _needs_yes(fmt, yes, dry_run)
+        if not AUDIT_ID.fullmatch(audit_id):
+            shown = audit_id if len(audit_id) <= 80 else audit_id[:77] + "..."
+            raise CliError(
+                f"malformed audit id {shown!r}: audit ids are hex digits around a dash "
+                "(see `configguard audit`)"
+            )
         factory = _factory(region, endpoint_url, profile)
         record = audit_store.read(factory, audit_id)
         if record is None:
@@ -541,7 +598,7 @@ def rollback(
                     dry_run=dry,
                     restore_plaintext=restore_plaintext,
                 )
-            except RemediationFailedError as exc:
+            except (RemediationFailedError, RequestInProgressError) as exc:
                 raise CliError(str(exc)) from None
 
         return _plan_then_apply(

@@ -57,6 +57,32 @@ def _code(exc: Exception) -> str:
     return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
 
 
+# Errors about the caller's own credentials: a table of them would describe the caller,
+# not the fixes (a fix reads with its own role), so status stops with one clear error.
+CALLER_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
+class CallerCannotReadError(LookupError):
+    """The credentials status runs with may not make one of its reads."""
+
+
+def _refuse_denied(exc: ClientError, action: str) -> None:
+    if error_code(exc) in CALLER_DENIED:
+        raise CallerCannotReadError(
+            f"your credentials may not {action} ({error_code(exc)}): status needs "
+            "lambda:GetFunctionConfiguration, ssm:GetParameter and dynamodb:GetItem"
+        ) from None
+
+
 class _Reader:
     """The reads status makes, each at most once (kill switch: once per parameter name)."""
 
@@ -77,6 +103,7 @@ class _Reader:
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
+            _refuse_denied(exc, "lambda:GetFunctionConfiguration")
             raise
         variables = (config.get("Environment") or {}).get("Variables") or {}
         return {str(k): str(v) for k, v in variables.items()}
@@ -88,6 +115,7 @@ class _Reader:
         except ClientError as exc:
             if error_code(exc) == "ParameterNotFound":
                 return None
+            _refuse_denied(exc, "ssm:GetParameter")
             raise
         return str(response["Parameter"]["Value"])
 
@@ -112,15 +140,19 @@ class _Reader:
 
     def changes_used(self, table: str, spec: RemediationSpec, hour: str) -> int:
         """Applied changes this hour: the blast-radius counter, read without reserving."""
-        item = (
-            self.factory.client("dynamodb")
-            .get_item(
-                TableName=table,
-                Key={"id": {"S": f"blast-radius#{spec.name}#{self.account()}#{hour}"}},
-                ConsistentRead=True,
+        try:
+            item = (
+                self.factory.client("dynamodb")
+                .get_item(
+                    TableName=table,
+                    Key={"id": {"S": f"blast-radius#{spec.name}#{self.account()}#{hour}"}},
+                    ConsistentRead=True,
+                )
+                .get("Item")
             )
-            .get("Item")
-        )
+        except ClientError as exc:
+            _refuse_denied(exc, "dynamodb:GetItem")
+            raise
         if not item or "changes" not in item:
             return 0
         return int(item["changes"]["N"])
@@ -219,4 +251,5 @@ def status(factory: ClientFactory, *, now: datetime | None = None) -> list[FixSt
     """Every fix's status, in registry order; the counter is this UTC hour's."""
     hour = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H")
     reader = _Reader(factory)
+    reader.account()  # first: an unreachable endpoint or bad credentials fail at once
     return [fix_status(reader, spec, hour) for spec in registry.REMEDIATIONS.values()]
