@@ -14,7 +14,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # boto3 that the python3.13 Lambda runtime provides; only used to mimic the runtime locally.
 RUNTIME_BOTO3 := boto3==1.44.5
 
-.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset bench bench-quick bench-tools security security-template security-deps soak clean
+.PHONY: help venv lambda-site test lint fmt typecheck pytest demo report build validate stackset bench bench-quick bench-tools security security-template security-deps clean
 
 help:
 	@echo "make demo   - run the main job: rule -> fix -> audit on the embedded AWS stand-in"
