@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,6 +86,40 @@ def make_function(
 
 def load_event(relative: str) -> dict[str, Any]:
     return dict(json.loads((EVENTS / relative).read_text()))
+
+
+def compliance_change(module: str, resource_id: str) -> dict[str, Any]:
+    """events/<module>/config-compliance-change.json aimed at `resource_id`, new event id."""
+    event = load_event(f"{module}/config-compliance-change.json")
+    event["id"] = str(uuid.uuid4())
+    detail = event["detail"]
+    detail["resourceId"] = resource_id
+    result = detail["newEvaluationResult"]
+    result["evaluationResultIdentifier"]["evaluationResultQualifier"]["resourceId"] = resource_id
+    return event
+
+
+def config_finding(
+    finding_id: str, rule: str, resource_arn: str, product_arn: str
+) -> dict[str, Any]:
+    """An active, NEW Security Hub finding of Config rule `rule` for the Lambda function."""
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id,
+        "ProductArn": product_arn,
+        "GeneratorId": "config-rule-s3cr7t",
+        "AwsAccountId": ACCOUNT,
+        "Types": ["Software and Configuration Checks"],
+        "CreatedAt": "2026-11-21T10:00:00Z",
+        "UpdatedAt": "2026-11-21T10:00:00Z",
+        "Severity": {"Label": "HIGH"},
+        "Title": f"{rule} NON_COMPLIANT",
+        "Description": "Config rule evaluation",
+        "Resources": [{"Type": "AwsLambdaFunction", "Id": resource_arn}],
+        "ProductFields": {"aws/config/ConfigRuleName": rule},
+        "RecordState": "ACTIVE",
+        "Workflow": {"Status": "NEW"},
+    }
 
 
 def change_event(

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from cfnlint.api import lint_file
+from sambuild import fake_sam_build
 
 from configguard import registry
 from configguard_cli import stackset
@@ -35,22 +36,6 @@ FUNCTIONS = {
     f"{spec.logical_id}Function"
     for spec in [*registry.RULES.values(), *registry.REMEDIATIONS.values(), registry.ROUTER]
 }
-SOURCE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
-
-
-def _fake_sam_build(target: Path) -> Path:
-    """A directory shaped like `.aws-sam/build`, from template.yaml's CodeUri/ContentUri."""
-    template = stackset.load_template()
-    for logical_id, kind in stackset.code_resources(template).items():
-        properties = template["Resources"][logical_id]["Properties"]
-        source = ROOT / properties[stackset.CODE_PROPERTY[kind]]
-        if kind == stackset.LAYER:
-            site = target / logical_id / "python"
-            shutil.copytree(source / "configguard", site / "configguard", ignore=SOURCE_IGNORE)
-            shutil.copy2(source / "requirements.txt", site / "requirements.txt")
-        else:
-            shutil.copytree(source, target / logical_id, ignore=SOURCE_IGNORE)
-    return target
 
 
 def _generate(build: Path, out: Path, **kwargs: Any) -> stackset.Result:
@@ -76,7 +61,7 @@ def _code_keys(template: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _fake_sam_build(tmp_path_factory.mktemp("sam") / "build")
+    return fake_sam_build(tmp_path_factory.mktemp("sam") / "build")
 
 
 @pytest.fixture(scope="module")

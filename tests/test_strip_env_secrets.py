@@ -20,6 +20,8 @@ from conftest import (
     ACCOUNT,
     REGION,
     CallCounter,
+    compliance_change,
+    config_finding,
     lambda_context,
     load_event,
     make_function,
@@ -71,12 +73,8 @@ def arn_of(name: str) -> str:
 
 def config_event(name: str) -> dict:
     """The sample compliance change, aimed at `name`, as a fresh evaluation."""
-    event = load_event("strip_env_secrets/config-compliance-change.json")
-    event["id"] = str(uuid.uuid4())
-    detail = event["detail"]
-    detail["resourceId"] = name
-    result = detail["newEvaluationResult"]
-    result["evaluationResultIdentifier"]["evaluationResultQualifier"]["resourceId"] = name
+    event = compliance_change("strip_env_secrets", name)
+    result = event["detail"]["newEvaluationResult"]
     result["evaluationResultIdentifier"]["orderingTimestamp"] = (
         f"2026-11-21T10:15:30.{uuid.uuid4().hex[:6]}Z"
     )
@@ -230,27 +228,8 @@ def hub(module_standin, module_factory):
 
 
 def import_finding(hub, name: str) -> None:
-    hub.batch_import_findings(
-        Findings=[
-            {
-                "SchemaVersion": "2018-10-08",
-                "Id": f"finding-{name}",
-                "ProductArn": PRODUCT,
-                "GeneratorId": "config-rule-s3cr7t",
-                "AwsAccountId": ACCOUNT,
-                "Types": ["Software and Configuration Checks"],
-                "CreatedAt": "2026-11-21T10:00:00Z",
-                "UpdatedAt": "2026-11-21T10:00:00Z",
-                "Severity": {"Label": "HIGH"},
-                "Title": f"{RULE} NON_COMPLIANT",
-                "Description": "Config rule evaluation",
-                "Resources": [{"Type": "AwsLambdaFunction", "Id": arn_of(name)}],
-                "ProductFields": {"aws/config/ConfigRuleName": RULE},
-                "RecordState": "ACTIVE",
-                "Workflow": {"Status": "NEW"},
-            }
-        ]
-    )
+    finding = config_finding(f"finding-{name}", RULE, arn_of(name), PRODUCT)
+    hub.batch_import_findings(Findings=[finding])
 
 
 # ---------------------------------------------------------------------- scenarios

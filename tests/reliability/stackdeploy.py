@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sambuild import fake_sam_build
+
 from configguard.clients import ClientFactory
 from configguard_cli import stackset
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "configguard-dogfood"
 STACK = "configguard"
-SOURCE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 @dataclass
@@ -34,20 +33,6 @@ class Deployment:
     created: Counter[str] = field(default_factory=Counter)
     status: str = ""
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
-
-
-def fake_sam_build(target: Path) -> Path:
-    """A directory shaped like `.aws-sam/build`, from template.yaml's CodeUri/ContentUri."""
-    template = stackset.load_template()
-    for logical_id, kind in stackset.code_resources(template).items():
-        properties = template["Resources"][logical_id]["Properties"]
-        source = ROOT / properties[stackset.CODE_PROPERTY[kind]]
-        if kind == stackset.LAYER:
-            site = target / logical_id / "python"
-            shutil.copytree(source / "configguard", site / "configguard", ignore=SOURCE_IGNORE)
-        else:
-            shutil.copytree(source, target / logical_id, ignore=SOURCE_IGNORE)
-    return target
 
 
 def _cut(node: Any, gone: set[str]) -> Any:

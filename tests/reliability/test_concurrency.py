@@ -25,13 +25,12 @@ import secrets
 import sys
 import threading
 import traceback
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, lambda_context, load_event, make_function
+from conftest import ACCOUNT, compliance_change, lambda_context, make_function
 
 from configguard import settings
 from configguard.clients import ClientFactory
@@ -125,13 +124,7 @@ def handler_of(fix: str) -> Callable[[dict[str, Any]], Any]:
 
 def config_event(fix: str, name: str) -> dict[str, Any]:
     """The fix's sample compliance change, aimed at function `name`."""
-    event = load_event(f"{fix.replace('-', '_')}/config-compliance-change.json")
-    event["id"] = str(uuid.uuid4())
-    detail = event["detail"]
-    detail["resourceId"] = name
-    result = detail["newEvaluationResult"]
-    result["evaluationResultIdentifier"]["evaluationResultQualifier"]["resourceId"] = name
-    return event
+    return compliance_change(fix.replace("-", "_"), name)
 
 
 def noncompliant_function(factory: ClientFactory, fix: str, name: str) -> dict[str, str]:

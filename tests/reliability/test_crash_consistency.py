@@ -35,7 +35,6 @@ import sys
 import textwrap
 import time
 import types
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from typing import Any
 
 import botocore.client
 import pytest
-from conftest import ACCOUNT, REGION, load_event, make_function
+from conftest import ACCOUNT, REGION, compliance_change, config_finding, make_function
 
 from configguard import settings
 from configguard.clients import ClientFactory
@@ -223,27 +222,7 @@ def seed(
         "DB_PASSWORD": secrets.token_urlsafe(24),
     }
     make_function(factory, name, tags={MODE_TAG: mode}, Environment={"Variables": variables})
-    hub.batch_import_findings(
-        Findings=[
-            {
-                "SchemaVersion": "2018-10-08",
-                "Id": finding,
-                "ProductArn": PRODUCT,
-                "GeneratorId": "config-rule-s3cr7t",
-                "AwsAccountId": ACCOUNT,
-                "Types": ["Software and Configuration Checks"],
-                "CreatedAt": "2026-11-21T10:00:00Z",
-                "UpdatedAt": "2026-11-21T10:00:00Z",
-                "Severity": {"Label": "HIGH"},
-                "Title": f"{RULE} NON_COMPLIANT",
-                "Description": "Config rule evaluation",
-                "Resources": [{"Type": "AwsLambdaFunction", "Id": arn_of(name)}],
-                "ProductFields": {"aws/config/ConfigRuleName": RULE},
-                "RecordState": "ACTIVE",
-                "Workflow": {"Status": "NEW"},
-            }
-        ]
-    )
+    hub.batch_import_findings(Findings=[config_finding(finding, RULE, arn_of(name), PRODUCT)])
     return variables
 
 
@@ -253,13 +232,7 @@ def arn_of(name: str) -> str:
 
 def config_event(name: str) -> dict[str, Any]:
     """The sample compliance change, aimed at `name`; a retry delivers this same event."""
-    event = load_event("strip_env_secrets/config-compliance-change.json")
-    event["id"] = str(uuid.uuid4())
-    detail = event["detail"]
-    detail["resourceId"] = name
-    result = detail["newEvaluationResult"]
-    result["evaluationResultIdentifier"]["evaluationResultQualifier"]["resourceId"] = name
-    return event
+    return compliance_change("strip_env_secrets", name)
 
 
 def env(factory: ClientFactory, name: str) -> dict[str, str]:
