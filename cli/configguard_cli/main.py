@@ -21,6 +21,7 @@ from configguard import registry
 from configguard.audit import Outcome
 from configguard.clients import DEFAULT_CONCURRENCY as DEFAULT_SCAN_CONCURRENCY
 from configguard.clients import ClientFactory, reset_default_factory
+from configguard.redact import shown
 from configguard_cli import render
 from configguard_cli.render import records_table
 
@@ -114,9 +115,10 @@ def _check_resource_id(spec: registry.RemediationSpec, resource_id: str) -> None
     known = [RESOURCE_IDS[t] for t in spec.resource_types if t in RESOURCE_IDS]
     if not known or any(pattern.fullmatch(resource_id) for pattern, _ in known):
         return
-    shown = resource_id if len(resource_id) <= 80 else resource_id[:77] + "..."
     expected = " or ".join(what for _, what in known)
-    raise CliError(f"malformed resource id {shown!r}: {spec.name} expects {expected}")
+    raise CliError(
+        f"malformed resource id '{shown(resource_id, 80)}': {spec.name} expects {expected}"
+    )
 
 
 def _factory(region: str | None, endpoint_url: str | None, profile: str | None) -> ClientFactory:
@@ -577,10 +579,9 @@ def rollback(
     def body() -> int:
         _needs_yes(fmt, yes, dry_run)
         if not AUDIT_ID.fullmatch(audit_id):
-            shown = audit_id if len(audit_id) <= 80 else audit_id[:77] + "..."
             raise CliError(
-                f"malformed audit id {shown!r}: audit ids are hex digits around a dash "
-                "(see `configguard audit`)"
+                f"malformed audit id '{shown(audit_id, 80)}': audit ids are hex digits "
+                "around a dash (see `configguard audit`)"
             )
         factory = _factory(region, endpoint_url, profile)
         record = audit_store.read(factory, audit_id)

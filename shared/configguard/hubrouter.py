@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from configguard import findings, registry, runbooks, settings
 from configguard.clients import ClientFactory, default_factory
 from configguard.observability import logger, metrics, record_failure, tracer
-from configguard.parameters import shown
+from configguard.redact import shown
 from configguard.registry import RemediationSpec
 from configguard.triggers import (
     ROUTER_DETAIL_TYPE,

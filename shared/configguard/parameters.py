@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from configguard.redact import validation_problems
+
 
 class InvalidRuleParametersError(ValueError):
     """ruleParameters did not validate against the rule's model."""
@@ -255,13 +257,6 @@ class CloudtrailSecurityTrailParameters(RuleParameters):
 
 
 ModelT = TypeVar("ModelT", bound=RuleParameters)
-_SHOWN_ERRORS = 2
-
-
-def shown(text: str, limit: int) -> str:
-    """`text` for an error message: non-printable characters escaped, at most `limit` long."""
-    clean = text if text.isprintable() else repr(text)[1:-1]
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def parse_parameters(model: type[ModelT], raw: dict[str, Any] | None) -> ModelT:
@@ -270,11 +265,5 @@ def parse_parameters(model: type[ModelT], raw: dict[str, Any] | None) -> ModelT:
     try:
         return model.model_validate(cleaned)
     except ValidationError as exc:
-        errors = exc.errors()
-        problems = "; ".join(
-            f"{shown('.'.join(str(p) for p in err['loc']) or 'parameters', 60)}: "
-            f"{shown(err['msg'], 150)}"
-            for err in errors[:_SHOWN_ERRORS]
-        )
-        more = f" (+{len(errors) - _SHOWN_ERRORS} more)" if len(errors) > _SHOWN_ERRORS else ""
-        raise InvalidRuleParametersError(f"invalid rule parameters: {problems}{more}") from None
+        problems = validation_problems(exc.errors(), most=2, whole="parameters")
+        raise InvalidRuleParametersError(f"invalid rule parameters: {problems}") from None

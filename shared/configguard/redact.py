@@ -9,6 +9,7 @@ module is the last line of defence for every outbound string.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 REDACTED = "***REDACTED***"
@@ -53,3 +54,22 @@ def redact(value: Any, *, key: str | None = None, _inside_sensitive: bool = Fals
             return value if (not value or value.startswith("arn:")) else REDACTED
         return redact_text(value)
     return value
+
+
+def shown(text: str, limit: int) -> str:
+    """`text` for an error message: non-printable characters escaped, at most `limit` long."""
+    clean = text if text.isprintable() else repr(text)[1:-1]
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def validation_problems(
+    errors: Sequence[Mapping[str, Any]], *, most: int = 3, whole: str = "value"
+) -> str:
+    """pydantic's `errors()` in a few words: where and what, short and printable; the
+    input is never quoted. `whole` names an error about the whole value."""
+    text = "; ".join(
+        f"{shown('.'.join(str(p) for p in error['loc']) or whole, 60)}: "
+        f"{shown(str(error['msg']), 150)}"
+        for error in errors[:most]
+    )
+    return text + (f" (+{len(errors) - most} more)" if len(errors) > most else "")

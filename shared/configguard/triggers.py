@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from configguard.parameters import shown
+from configguard.redact import shown, validation_problems
 from configguard.registry import RemediationSpec, registry_rule_name
 
 CONFIG_SOURCE = "aws.config"
@@ -165,13 +165,7 @@ def resource_elsewhere(arn: str, account: str, region: str) -> bool:
 
 
 def _problem(exc: ValidationError) -> str:
-    """The first problems pydantic found, short and printable (no input is quoted)."""
-    errors = exc.errors()
-    text = ", ".join(
-        f"{shown('.'.join(str(p) for p in e['loc']), 60)} ({shown(e['msg'], 100)})"
-        for e in errors[:3]
-    )
-    return text + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+    return validation_problems(exc.errors())
 
 
 def _rule_name(config_rule_name: str) -> str:
