@@ -35,6 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from configguard_cli.events import ci_summary
+
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account, and the account of the sample events
@@ -739,29 +741,12 @@ def _rename_resource(event: dict[str, Any], old: str, new: str) -> dict[str, Any
     return {**event, "invokingEvent": event["invokingEvent"].replace(old, new)}
 
 
-_SUMMARY_FIELDS = (
-    "configurationItemVersion",
-    "configurationItemCaptureTime",
-    "configurationStateId",
-    "awsAccountId",
-    "configurationItemStatus",
-    "resourceType",
-    "resourceId",
-    "resourceName",
-    "ARN",
-    "awsRegion",
-    "availabilityZone",
-    "configurationStateMd5Hash",
-    "resourceCreationTime",
-)
-
-
 def oversized(event: dict[str, Any]) -> dict[str, Any]:
     """The OversizedConfigurationItemChangeNotification Config sends instead of `event`
     when the CI is too large: a summary of the CI and where S3 holds the full item."""
     invoking = json.loads(event["invokingEvent"])
     item = invoking["configurationItem"]
-    summary = {"changeType": "UPDATE", **{k: item.get(k) for k in _SUMMARY_FIELDS}}
+    summary = ci_summary(item)
     key = (
         f"AWSLogs/{item['awsAccountId']}/Config/{item['awsRegion']}/2026/11/21/"
         f"OversizedChangeNotification/{item['resourceType']}/{item['resourceId']}/"

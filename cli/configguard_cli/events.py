@@ -10,6 +10,29 @@ from typing import Any
 
 from configguard.triggers import CLI_DETAIL_TYPE, CLI_ROLLBACK_DETAIL_TYPE, CLI_SOURCE
 
+# The configuration item fields an OversizedConfigurationItemChangeNotification's
+# configurationItemSummary carries (it has no configuration).
+CI_SUMMARY_FIELDS = (
+    "configurationItemVersion",
+    "configurationItemCaptureTime",
+    "configurationStateId",
+    "awsAccountId",
+    "configurationItemStatus",
+    "resourceType",
+    "resourceId",
+    "resourceName",
+    "ARN",
+    "awsRegion",
+    "availabilityZone",
+    "configurationStateMd5Hash",
+    "resourceCreationTime",
+)
+
+
+def ci_summary(item: dict[str, Any], change_type: str = "UPDATE") -> dict[str, Any]:
+    """The configurationItemSummary Config sends for `item` when the item is oversized."""
+    return {"changeType": change_type, **{k: item[k] for k in CI_SUMMARY_FIELDS if k in item}}
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -25,6 +25,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from configguard import registry
+from configguard_cli.events import ci_summary
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 Key = str | int
@@ -273,23 +274,6 @@ def encode(value: Any, splice: dict[str, str]) -> str:
 
 # ------------------------------------------------------------------ rule events
 
-SUMMARY_FIELDS = (
-    "changeType",
-    "configurationItemVersion",
-    "configurationItemCaptureTime",
-    "configurationStateId",
-    "awsAccountId",
-    "configurationItemStatus",
-    "resourceType",
-    "resourceId",
-    "resourceName",
-    "ARN",
-    "awsRegion",
-    "availabilityZone",
-    "configurationStateMd5Hash",
-    "resourceCreationTime",
-)
-
 
 def oversize(doc: dict[str, Any]) -> bool:
     """Turn a decoded change notification into the oversized form (summary, no CI)."""
@@ -297,7 +281,7 @@ def oversize(doc: dict[str, Any]) -> bool:
     if not isinstance(invoking, dict) or not isinstance(invoking.get("configurationItem"), dict):
         return False
     item = invoking.pop("configurationItem")
-    invoking["configurationItemSummary"] = {k: item[k] for k in SUMMARY_FIELDS if k in item}
+    invoking["configurationItemSummary"] = ci_summary(item)
     invoking["messageType"] = OVERSIZED
     return True
 
