@@ -107,7 +107,7 @@ def config_finding(
         "SchemaVersion": "2018-10-08",
         "Id": finding_id,
         "ProductArn": product_arn,
-        "GeneratorId": "config-rule-s3cr7t",
+        "GeneratorId": f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-q7fx2b",
         "AwsAccountId": ACCOUNT,
         "Types": ["Software and Configuration Checks"],
         "CreatedAt": "2026-11-21T10:00:00Z",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+import conftest
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, REGION, lambda_context, load_event, make_function
@@ -28,23 +29,7 @@ FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FN}"
 def config_finding(
     finding_id: str, rule: str = "lambda-reserved-concurrency", resource: str = FUNCTION_ARN
 ) -> dict:
-    return {
-        "SchemaVersion": "2018-10-08",
-        "Id": finding_id,
-        "ProductArn": PRODUCT,
-        "GeneratorId": f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-q7fx2b",
-        "AwsAccountId": ACCOUNT,
-        "Types": ["Software and Configuration Checks"],
-        "CreatedAt": "2026-11-21T10:00:00Z",
-        "UpdatedAt": "2026-11-21T10:00:00Z",
-        "Severity": {"Label": "MEDIUM"},
-        "Title": f"{rule} NON_COMPLIANT",
-        "Description": "Config rule evaluation",
-        "Resources": [{"Type": "AwsLambdaFunction", "Id": resource}],
-        "ProductFields": {"aws/config/ConfigRuleName": rule},
-        "RecordState": "ACTIVE",
-        "Workflow": {"Status": "NEW"},
-    }
+    return conftest.config_finding(finding_id, rule, resource, PRODUCT)
 
 
 @pytest.fixture
