@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from configguard import registry
+from configguard import registry, triggers
 from configguard.audit import Outcome
 from configguard.clients import DEFAULT_CONCURRENCY as DEFAULT_SCAN_CONCURRENCY
 from configguard.clients import ClientFactory, reset_default_factory
@@ -73,38 +73,8 @@ class CliError(Exception):
     """A problem the user can act on: printed as one line, exit code 2."""
 
 
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_STAGE = r"arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/{}/[A-Za-z0-9]+/stages/[^/\s]+"
-# The resource ids Config gives the resource types fixes act on, and how to say so.
-RESOURCE_IDS: dict[str, tuple[re.Pattern[str], str]] = {
-    registry.LAMBDA: (
-        re.compile(r"[A-Za-z0-9_-]{1,64}"),
-        "a function name (letters, digits, - and _; at most 64)",
-    ),
-    registry.KMS_KEY: (
-        re.compile(rf"{_UUID}|mrk-[0-9a-f]{{32}}"),
-        "a key id (a UUID, or mrk-<32 hex digits>)",
-    ),
-    registry.LOG_GROUP: (
-        re.compile(r"[\w./#-]{1,512}", re.ASCII),
-        "a log group name (letters, digits, and _ - / . #)",
-    ),
-    registry.TRAIL: (
-        re.compile(
-            r"[A-Za-z0-9][\w.-]{2,127}|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[\w.-]{3,128}",
-            re.ASCII,
-        ),
-        "a trail name or ARN",
-    ),
-    registry.REST_STAGE: (
-        re.compile(_STAGE.format("restapis")),
-        "a REST API stage ARN (arn:aws:apigateway:REGION::/restapis/API/stages/STAGE)",
-    ),
-    registry.HTTP_STAGE: (
-        re.compile(_STAGE.format("apis")),
-        "an HTTP or WebSocket API stage ARN (arn:aws:apigateway:REGION::/apis/API/stages/STAGE)",
-    ),
-}
+# The resource ids the fixes accept, and how to say so (shared with the fixes' own check).
+RESOURCE_IDS = triggers.RESOURCE_IDS
 
 
 AUDIT_ID = re.compile(r"[0-9a-f]{1,32}-[0-9a-f]{1,32}")  # configguard.audit.new_audit_id
@@ -112,10 +82,9 @@ AUDIT_ID = re.compile(r"[0-9a-f]{1,32}-[0-9a-f]{1,32}")  # configguard.audit.new
 
 def _check_resource_id(spec: registry.RemediationSpec, resource_id: str) -> None:
     """Refuse, before any AWS call or audit record, an id no resource of the fix's types has."""
-    known = [RESOURCE_IDS[t] for t in spec.resource_types if t in RESOURCE_IDS]
-    if not known or any(pattern.fullmatch(resource_id) for pattern, _ in known):
+    if any(triggers.config_id_ok(t, resource_id) for t in spec.resource_types):
         return
-    expected = " or ".join(what for _, what in known)
+    expected = " or ".join(RESOURCE_IDS[t][1] for t in spec.resource_types if t in RESOURCE_IDS)
     raise CliError(
         f"malformed resource id '{shown(resource_id, 80)}': {spec.name} expects {expected}"
     )

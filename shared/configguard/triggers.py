@@ -16,7 +16,16 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from configguard.redact import shown, validation_problems
-from configguard.registry import RemediationSpec, registry_rule_name
+from configguard.registry import (
+    HTTP_STAGE,
+    KMS_KEY,
+    LAMBDA,
+    LOG_GROUP,
+    REST_STAGE,
+    TRAIL,
+    RemediationSpec,
+    registry_rule_name,
+)
 
 CONFIG_SOURCE = "aws.config"
 CONFIG_DETAIL_TYPE = "Config Rules Compliance Change"
@@ -373,13 +382,37 @@ def _from_rollback(spec: RemediationSpec, envelope: EventBridgeModel) -> list[Re
     )
 
 
-# What each resource type's id looks like (names as the services allow them); an ARN of
-# the type is accepted too. Stages are identified by their ARN.
-_RESOURCE_IDS = {
-    "AWS::Lambda::Function": re.compile(r"[A-Za-z0-9_-]{1,64}"),
-    "AWS::Logs::LogGroup": re.compile(r"[.\-_/#A-Za-z0-9]{1,512}"),
-    "AWS::KMS::Key": re.compile(r"(mrk-)?[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"),
-    "AWS::CloudTrail::Trail": re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}"),
+# What the id of each resource type a fix acts on looks like (names as the services allow
+# them), and how to say so; an ARN of the type is accepted too. Stages are identified by
+# their ARN only.
+RESOURCE_IDS: dict[str, tuple[re.Pattern[str] | None, str]] = {
+    LAMBDA: (
+        re.compile(r"[A-Za-z0-9_-]{1,64}"),
+        "a function name (letters, digits, - and _; at most 64)",
+    ),
+    KMS_KEY: (
+        re.compile(r"(mrk-)?[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"),
+        "a key id (a UUID, or mrk-<32 hex digits>)",
+    ),
+    LOG_GROUP: (
+        re.compile(r"[.\-_/#A-Za-z0-9]{1,512}"),
+        "a log group name (letters, digits, and _ - / . #)",
+    ),
+    TRAIL: (
+        re.compile(
+            r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}"
+            r"|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}"
+        ),
+        "a trail name or ARN",
+    ),
+    REST_STAGE: (
+        None,
+        "a REST API stage ARN (arn:aws:apigateway:REGION::/restapis/API/stages/STAGE)",
+    ),
+    HTTP_STAGE: (
+        None,
+        "an HTTP or WebSocket API stage ARN (arn:aws:apigateway:REGION::/apis/API/stages/STAGE)",
+    ),
 }
 _ACCOUNT_ID = re.compile(r"\d{12}")
 # (field, what it is, longest accepted)
@@ -391,7 +424,8 @@ _TEXT_LIMITS = (
 _FINDING_LIMIT = 512
 
 
-def _resource_id_ok(resource_type: str, resource_id: str) -> bool:
+def resource_id_ok(resource_type: str, resource_id: str) -> bool:
+    """`resource_id` names a resource of `resource_type`: its id (RESOURCE_IDS) or ARN."""
     if len(resource_id) > 2048 or not resource_id.isprintable():
         return False
     if resource_id.startswith("arn:"):
@@ -399,8 +433,17 @@ def _resource_id_ok(resource_type: str, resource_id: str) -> bool:
             return config_resource(resource_id)[0] == resource_type
         except InvalidTriggerError:
             return False
-    pattern = _RESOURCE_IDS.get(resource_type)
+    pattern = RESOURCE_IDS.get(resource_type, (None, ""))[0]
     return pattern is not None and pattern.fullmatch(resource_id) is not None
+
+
+def config_id_ok(resource_type: str, resource_id: str) -> bool:
+    """`resource_id` is the id Config reports for a resource of `resource_type` (for a
+    stage, its ARN): what an operator copies from a finding."""
+    pattern = RESOURCE_IDS.get(resource_type, (None, ""))[0]
+    if pattern is None:
+        return resource_id_ok(resource_type, resource_id)
+    return pattern.fullmatch(resource_id) is not None
 
 
 def _check_request(request: RemediationRequest, region: str | None) -> RemediationRequest:
@@ -417,7 +460,7 @@ def _check_request(request: RemediationRequest, region: str | None) -> Remediati
             f"the resource is in Region {shown(request.region, 40)}; this function fixes "
             f"resources in {region}"
         )
-    if not _resource_id_ok(request.resource_type, request.resource_id):
+    if not resource_id_ok(request.resource_type, request.resource_id):
         raise InvalidTriggerError(
             f"{shown(request.resource_id, 120)} is not a {request.resource_type} id or ARN"
         )
