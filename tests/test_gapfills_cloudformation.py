@@ -9,16 +9,8 @@ import json
 import zipfile
 from typing import Any
 
-ROLE_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+from configguard_cli.local.seed import LAMBDA_TRUST_POLICY
+
 INLINE = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
@@ -62,7 +54,7 @@ def test_role_inline_policy_object_is_stored_as_json_text(factory):
         "Type": "AWS::IAM::Role",
         "Properties": {
             "RoleName": "cfn-role",
-            "AssumeRolePolicyDocument": ROLE_TRUST,
+            "AssumeRolePolicyDocument": LAMBDA_TRUST_POLICY,
             "Policies": [{"PolicyName": "logs", "PolicyDocument": INLINE}],
         },
     }
@@ -99,7 +91,10 @@ def test_function_keeps_key_tracing_dlq_layers_architectures_and_tags(factory):
     resources = {
         "Role": {
             "Type": "AWS::IAM::Role",
-            "Properties": {"RoleName": "cfn-fn-role", "AssumeRolePolicyDocument": ROLE_TRUST},
+            "Properties": {
+                "RoleName": "cfn-fn-role",
+                "AssumeRolePolicyDocument": LAMBDA_TRUST_POLICY,
+            },
         },
         "Layer": {
             "Type": "AWS::Lambda::LayerVersion",
